@@ -1,0 +1,327 @@
+"""The command line: ``vae-tutorial train | generate | reconstruct`` (also ``python -m vae_tutorial``).
+
+Errors the user can fix are one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+PROG = "vae-tutorial"
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for; the message is one line."""
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Train a Variational Autoencoder on a folder of "
+                                     "images, then generate new images and reconstruct existing ones.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a VAE and write the model, history and figures",
+                                description="Train a VAE. Running the same command again resumes an "
+                                "interrupted run in the same --out folder.")
+    train.add_argument("--data", default="emoji", help="'emoji' (default), 'shapes', or a folder of images")
+    train.add_argument("--epochs", type=_positive_int, default=50, help="number of epochs (default 50)")
+    train.add_argument("--out", type=Path, help="output folder (default runs/<data name>)")
+    train.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (default 64)")
+    train.add_argument("--latent-dim", type=_positive_int, default=512, help="size of z (default 512)")
+    train.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="Adam's learning rate (default 0.001)")
+    train.add_argument("--validation-split", type=_fraction, default=0.1,
+                       help="fraction of images held out for validation (default 0.1)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--shapes", type=_positive_int, default=2000, help="images in the shapes set (default 2000)")
+    train.add_argument("--overwrite", action="store_true", help="start again in an --out folder that holds a run")
+    train.set_defaults(func=cmd_train)
+
+    generate = commands.add_parser("generate", help="decode random z ~ N(0, I) into new images",
+                                   description="Generate new images: decode samples from the prior.")
+    generate.add_argument("--model", type=Path, default=Path("runs/emoji/model.keras"),
+                          help="a model.keras written by train (default runs/emoji/model.keras)")
+    generate.add_argument("--n", type=_positive_int, default=64, help="how many images (default 64)")
+    generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    generate.add_argument("--temperature", type=_positive_float, default=1.0,
+                          help="scale of z's standard deviation (default 1.0)")
+    generate.add_argument("--out", type=Path, default=Path("generated.png"), help="PNG to write (default generated.png)")
+    generate.set_defaults(func=cmd_generate)
+
+    reconstruct = commands.add_parser("reconstruct", help="encode images and decode them again",
+                                      description="Reconstruct images: encode each and decode its code.")
+    reconstruct.add_argument("--model", type=Path, default=Path("runs/emoji/model.keras"),
+                             help="a model.keras written by train (default runs/emoji/model.keras)")
+    reconstruct.add_argument("--data", default="emoji", help="'emoji', 'shapes', or a folder of images")
+    reconstruct.add_argument("--n", type=_positive_int, default=16, help="how many images (default 16)")
+    reconstruct.add_argument("--seed", type=int, default=0, help="which images: random seed (default 0)")
+    reconstruct.add_argument("--out", type=Path, default=Path("reconstructed.png"),
+                             help="PNG to write (default reconstructed.png)")
+    reconstruct.set_defaults(func=cmd_reconstruct)
+    return parser
+
+
+def say(message: str) -> None:
+    print(f"{PROG}: {message}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------
+
+
+def resolve_data(name: str, work_dir: Path, seed: int = 0, n_shapes: int = 2000):
+    """``(image folder, group_of or None, display name)`` for 'emoji', 'shapes' or a path."""
+    from vae_tutorial import datasets
+
+    if name == "emoji":
+        return datasets.emoji_dir(), datasets.emoji_group_of(), "emoji"
+    if name == "shapes":
+        say(f"drawing {n_shapes} shapes (seed {seed}) into {work_dir / 'shapes'}")
+        return datasets.make_shapes(work_dir / "shapes", n=n_shapes, seed=seed), None, "shapes"
+    folder = Path(name).expanduser()
+    return folder, None, folder.resolve().name or "data"
+
+
+def default_out(data: str) -> Path:
+    if data in ("emoji", "shapes"):
+        return Path("runs") / data
+    return Path("runs") / (Path(data).expanduser().resolve().name or "data")
+
+
+def _check_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write to output folder {out}: {exc.strerror or exc}") from None
+
+
+# ---------------------------------------------------------------------------------------
+# train
+# ---------------------------------------------------------------------------------------
+
+CONFIG_KEYS = ("data", "latent_dim", "batch_size", "learning_rate", "validation_split", "seed", "image_size")
+
+
+def _run_state(out: Path, config: dict, epochs: int, overwrite: bool) -> str:
+    """'new', 'resume' or 'finished' for the run ``config`` in ``out``; refuse to mix runs."""
+    from vae_tutorial.training import resume_epoch
+
+    config_file = out / "config.json"
+    if overwrite and out.exists():
+        for name in ("config.json", "model.keras", "history.csv", "samples.png", "reconstructions.png",
+                     "skipped.txt", "backup", "epochs"):
+            target = out / name
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    if not config_file.exists():
+        if (out / "model.keras").exists() or (out / "history.csv").exists():
+            raise UsageError(f"{out} holds files of another run; choose another --out or pass --overwrite")
+        return "new"
+    try:
+        saved = json.loads(config_file.read_text())
+    except ValueError:
+        raise UsageError(f"{config_file} is not valid JSON; choose another --out or pass --overwrite") from None
+    different = [k for k in CONFIG_KEYS if saved.get(k) != config.get(k)]
+    if different:
+        k = different[0]
+        raise UsageError(f"{out} holds a run with different settings ({k}: {saved.get(k)!r}, now {config.get(k)!r}); "
+                         "choose another --out or pass --overwrite")
+    if resume_epoch(out) > 0:
+        return "resume"
+    if (out / "model.keras").exists() and saved.get("epochs") == epochs and saved.get("finished"):
+        return "finished"
+    if (out / "model.keras").exists() and saved.get("finished"):
+        raise UsageError(f"{out} holds a finished run of {saved.get('epochs')} epochs; "
+                         "choose another --out or pass --overwrite")
+    return "new"
+
+
+def _write_figures(model, val_paths, out: Path, seed: int, image_size: int) -> None:
+    import numpy as np
+
+    from vae_tutorial.data import preprocess_image
+    from vae_tutorial.generation import generate, plot_generated, plot_reconstructions, reconstruct
+    from vae_tutorial.training import replace_atomically
+
+    fig = plot_generated(generate(model, 64, seed=seed))
+    replace_atomically(lambda p: fig.savefig(p, format="png", dpi=100), out / "samples.png")
+    chosen = np.random.default_rng(seed).permutation(len(val_paths))[:16]
+    originals = np.stack([preprocess_image(val_paths[i], image_size) for i in sorted(chosen)])
+    fig = plot_reconstructions(originals, reconstruct(model, originals),
+                               title="Reconstructions of validation images: originals above, "
+                               "decoded from their encodings below")
+    replace_atomically(lambda p: fig.savefig(p, format="png", dpi=100), out / "reconstructions.png")
+
+
+def cmd_train(args) -> int:
+    from vae_tutorial.data import find_images, make_pipeline, split_paths
+    from vae_tutorial.model import load_vae
+    from vae_tutorial.training import build_vae, resume_epoch, train
+
+    out = args.out or default_out(args.data)
+    _check_writable(out)
+    image_size = 64
+    config = {"data": args.data if args.data in ("emoji", "shapes") else str(Path(args.data).expanduser().resolve()),
+              "latent_dim": args.latent_dim, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+              "validation_split": args.validation_split, "seed": args.seed, "image_size": image_size}
+    state = _run_state(out, config, args.epochs, args.overwrite)
+
+    folder_path, group_of, name = resolve_data(args.data, out, args.seed, args.shapes)
+    say(f"reading images from {folder_path}")
+    folder = find_images(folder_path, image_size=image_size)
+    (out / "skipped.txt").write_text("".join(f"{p}\t{r}\n" for p, r in folder.skipped), encoding="utf-8")
+    say(f"{len(folder.paths)} usable images, {len(folder.skipped)} skipped"
+        + (f" (each listed with its reason in {out / 'skipped.txt'})" if folder.skipped else ""))
+    for path, reason in folder.skipped[:5]:
+        say(f"  skipped {path}: {reason}")
+    train_paths, val_paths = split_paths(folder.paths, args.validation_split, args.seed, group_of)
+    if not train_paths:
+        raise UsageError(f"no training images left after the validation split of {folder_path}")
+    say(f"{len(train_paths)} training and {len(val_paths)} validation images"
+        + (" (skin-tone variants kept on one side)" if name == "emoji" else ""))
+
+    if state == "finished":
+        say(f"{out} already holds this finished run of {args.epochs} epochs; rewriting its figures only "
+            "(pass --overwrite to train again)")
+        model = load_vae(out / "model.keras")
+        _write_figures(model, val_paths or train_paths, out, args.seed, image_size)
+        return 0
+
+    import keras
+
+    keras.utils.set_random_seed(args.seed)
+    train_ds = make_pipeline(train_paths, args.batch_size, shuffle=True, seed=args.seed, image_size=image_size)
+    val_ds = make_pipeline(val_paths, args.batch_size, shuffle=False, image_size=image_size) if val_paths else None
+    model = build_vae(latent_dim=args.latent_dim, learning_rate=args.learning_rate, image_size=image_size,
+                      seed=args.seed)
+    (out / "config.json").write_text(json.dumps({**config, "epochs": args.epochs, "finished": False}, indent=2))
+    if state == "resume":
+        say(f"resuming the interrupted run in {out} after epoch {resume_epoch(out)}")
+    say(f"training for {args.epochs} epochs; outputs go to {out}")
+    start = time.perf_counter()
+    history = train(model, train_ds, val_ds, epochs=args.epochs, out_dir=out,
+                    images_per_epoch=len(train_paths), seed=args.seed)
+    if model.stop_training and history.history.get("loss") and not all(
+            map(lambda v: v == v and abs(v) != float("inf"), history.history["loss"])):
+        epoch = resume_epoch(out) or len(history.history["loss"])
+        raise UsageError(f"training diverged (loss became NaN or infinite in epoch {epoch}); "
+                         f"the last good model is in {out / 'model.keras'}; try a smaller --learning-rate")
+    elapsed = time.perf_counter() - start
+    (out / "config.json").write_text(json.dumps({**config, "epochs": args.epochs, "finished": True}, indent=2))
+    _write_figures(model, val_paths or train_paths, out, args.seed, image_size)
+    last = {k: v[-1] for k, v in history.history.items()}
+    summary = ", ".join(f"{k} {last[k]:.2f}" for k in ("val_reconstruction_loss", "val_kl_loss") if k in last)
+    if "val_reconstruction_loss" in last:
+        summary += f", per-pixel MSE {last['val_reconstruction_loss'] / (image_size * image_size * 3):.4f}"
+    say(f"done in {elapsed / 60:.1f} min ({last.get('images_per_second', 0):.0f} training images/s); {summary}")
+    say(f"wrote {out / 'model.keras'}, {out / 'history.csv'}, {out / 'samples.png'} (generated), "
+        f"{out / 'reconstructions.png'} and per-epoch grids in {out / 'epochs'}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------
+# generate, reconstruct
+# ---------------------------------------------------------------------------------------
+
+
+def cmd_generate(args) -> int:
+    from vae_tutorial.generation import generate, plot_generated
+    from vae_tutorial.model import load_vae
+    from vae_tutorial.training import replace_atomically
+
+    model = load_vae(args.model)
+    _check_writable(args.out.parent if str(args.out.parent) else Path("."))
+    images = generate(model, args.n, seed=args.seed, temperature=args.temperature)
+    title = "Generated: decoded from random z ~ N(0, I)" if args.temperature == 1.0 else \
+        f"Generated: decoded from random z ~ N(0, {args.temperature:g}² I)"
+    fig = plot_generated(images, title=title)
+    replace_atomically(lambda p: fig.savefig(p, format="png", dpi=100), args.out)
+    say(f"wrote {args.n} generated images to {args.out}")
+    return 0
+
+
+def cmd_reconstruct(args) -> int:
+    import numpy as np
+
+    from vae_tutorial.data import find_images, preprocess_image
+    from vae_tutorial.generation import plot_reconstructions, reconstruct
+    from vae_tutorial.model import load_vae
+    from vae_tutorial.training import replace_atomically
+
+    model = load_vae(args.model)
+    _check_writable(args.out.parent if str(args.out.parent) else Path("."))
+    folder_path, _, _ = resolve_data(args.data, Path("runs") / "shapes-data", args.seed)
+    folder = find_images(folder_path, image_size=model.image_size)
+    chosen = sorted(np.random.default_rng(args.seed).permutation(len(folder.paths))[:args.n])
+    originals = np.stack([preprocess_image(folder.paths[i], model.image_size) for i in chosen])
+    fig = plot_reconstructions(originals, reconstruct(model, originals))
+    replace_atomically(lambda p: fig.savefig(p, format="png", dpi=100), args.out)
+    say(f"wrote {len(originals)} originals and their reconstructions to {args.out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from vae_tutorial.data import DataError
+    from vae_tutorial.model import ModelFileError
+
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return args.func(args)
+    except (UsageError, DataError, ModelFileError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        hint = " Run the same command again to resume from the last finished epoch." if args.command == "train" else ""
+        print(f"\n{PROG}: interrupted.{hint}", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""The built-in data sets, each a folder of PNGs on disk.
+
+- ``emoji``: the Google emoji artwork of the npm package ``emoji-datasource-google``,
+  exactly version 16.0.0 (64×64 PNGs, Apache-2.0). Set-up installs it with npm; nothing
+  downloads at run time.
+- ``shapes``: coloured shapes with known factors (shape, scale, rotation, position,
+  colour), drawn deterministically from a seed and written as PNGs with ``factors.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from vae_tutorial.data import DataError
+
+EMOJI_PACKAGE = "emoji-datasource-google"
+EMOJI_VERSION = "16.0.0"
+EMOJI_INSTALL = f"npm install {EMOJI_PACKAGE}@{EMOJI_VERSION}"
+SHAPES = ("circle", "square", "triangle", "star")
+
+
+# ---------------------------------------------------------------------------------------
+# Emoji
+# ---------------------------------------------------------------------------------------
+
+
+def _emoji_package_candidates() -> list[Path]:
+    candidates = []
+    if os.environ.get("VAE_TUTORIAL_EMOJI_DIR"):
+        candidates.append(Path(os.environ["VAE_TUTORIAL_EMOJI_DIR"]))
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        candidates.append(folder / "node_modules" / EMOJI_PACKAGE)
+    candidates.append(Path(__file__).resolve().parents[1] / "node_modules" / EMOJI_PACKAGE)
+    return candidates
+
+
+def emoji_package_dir() -> Path:
+    """The installed ``emoji-datasource-google`` package folder, checked to be version 16.0.0.
+
+    Looked for in ``$VAE_TUTORIAL_EMOJI_DIR``, then ``node_modules/`` in the current folder
+    or any parent, then beside this package's source tree.
+    """
+    for folder in _emoji_package_candidates():
+        manifest = folder / "package.json"
+        if manifest.is_file():
+            version = json.loads(manifest.read_text(encoding="utf-8")).get("version")
+            if version != EMOJI_VERSION:
+                raise DataError(
+                    f"{folder} holds {EMOJI_PACKAGE} {version}, not {EMOJI_VERSION}; run: {EMOJI_INSTALL}"
+                )
+            return folder
+    raise DataError(f"the emoji data set is not installed; run: {EMOJI_INSTALL}")
+
+
+def emoji_dir() -> Path:
+    """The folder of 64×64 emoji PNGs (``img/google/64/``)."""
+    folder = emoji_package_dir() / "img" / "google" / "64"
+    if not folder.is_dir():
+        raise DataError(f"{folder} is missing; reinstall with: {EMOJI_INSTALL}")
+    return folder
+
+
+def emoji_metadata() -> dict[str, dict]:
+    """File name → {"name", "category", "base"} for every emoji image, skin-tone variants included.
+
+    ``base`` is the file name of the base emoji; a variant shares its base's ``base``.
+    """
+    entries = json.loads((emoji_package_dir() / "emoji.json").read_text(encoding="utf-8"))
+    meta = {}
+    for entry in entries:
+        base = entry["image"]
+        info = {"name": (entry.get("name") or entry["short_name"]).title(),
+                "category": entry.get("category", ""), "base": base}
+        meta[base] = info
+        for variant in (entry.get("skin_variations") or {}).values():
+            meta[variant["image"]] = dict(info)
+    return meta
+
+
+def emoji_group_of():
+    """A function path → base emoji, so skin-tone variants fall on one side of a split."""
+    meta = emoji_metadata()
+    return lambda path: meta.get(Path(path).name, {}).get("base", Path(path).name)
+
+
+# ---------------------------------------------------------------------------------------
+# Shapes
+# ---------------------------------------------------------------------------------------
+
+
+def _polygon(shape: str, cx: float, cy: float, radius: float, angle: float) -> list[tuple[float, float]]:
+    if shape == "square":
+        corners = [(i * math.pi / 2 + math.pi / 4, radius) for i in range(4)]
+    elif shape == "triangle":
+        corners = [(i * 2 * math.pi / 3 - math.pi / 2, radius) for i in range(3)]
+    else:  # star: five points, inner radius 0.45
+        corners = [(i * math.pi / 5 - math.pi / 2, radius if i % 2 == 0 else 0.45 * radius) for i in range(10)]
+    return [(cx + r * math.cos(a + angle), cy + r * math.sin(a + angle)) for a, r in corners]
+
+
+def draw_shape(shape: str, scale: float, rotation: float, x: float, y: float,
+               colour: tuple[int, int, int], image_size: int = 64, supersample: int = 4) -> Image.Image:
+    """One RGB image of one shape on white.
+
+    ``scale`` is the shape's radius as a fraction of the image size, ``rotation`` is in
+    degrees, ``x`` and ``y`` are the centre in [0, 1]. Drawn ``supersample`` times larger
+    and reduced, for smooth edges.
+    """
+    if shape not in SHAPES:
+        raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
+    size = image_size * supersample
+    img = Image.new("RGB", (size, size), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    cx, cy, radius = x * size, y * size, scale * size
+    if shape == "circle":
+        draw.ellipse([cx - radius, cy - radius, cx + radius, cy + radius], fill=tuple(colour))
+    else:
+        draw.polygon(_polygon(shape, cx, cy, radius, math.radians(rotation)), fill=tuple(colour))
+    return img.resize((image_size, image_size), Image.Resampling.LANCZOS)
+
+
+def shape_factors(n: int, seed: int = 0) -> list[dict]:
+    """``n`` random factor sets (shape, scale, rotation, x, y, hue and the RGB colour)."""
+    import colorsys
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        scale = float(rng.uniform(0.12, 0.3))
+        hue = float(rng.uniform(0, 1))
+        r, g, b = colorsys.hsv_to_rgb(hue, 0.85, 0.9)
+        rows.append({
+            "file": f"shape_{i:05d}.png",
+            "shape": SHAPES[int(rng.integers(len(SHAPES)))],
+            "scale": round(scale, 4),
+            "rotation": round(float(rng.uniform(0, 360)), 2),
+            "x": round(float(rng.uniform(scale, 1 - scale)), 4),
+            "y": round(float(rng.uniform(scale, 1 - scale)), 4),
+            "hue": round(hue, 4),
+            "colour": (int(r * 255), int(g * 255), int(b * 255)),
+        })
+    return rows
+
+
+def make_shapes(directory: str | os.PathLike, n: int = 2000, seed: int = 0, image_size: int = 64) -> Path:
+    """Write ``n`` shape PNGs to ``directory/images/`` and their factors to ``directory/factors.csv``.
+
+    Returns the images folder. Same seed, same files; a folder already made with the
+    same ``n``, ``seed`` and size is reused as it is.
+    """
+    directory = Path(directory)
+    images = directory / "images"
+    stamp = f"n={n} seed={seed} image_size={image_size}\n"
+    stamp_file = directory / "SHAPES"
+    if stamp_file.is_file() and stamp_file.read_text() == stamp:
+        return images
+    images.mkdir(parents=True, exist_ok=True)
+    rows = shape_factors(n, seed)
+    for row in rows:
+        draw_shape(row["shape"], row["scale"], row["rotation"], row["x"], row["y"], row["colour"],
+                   image_size).save(images / row["file"])
+    with open(directory / "factors.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "colour": "#%02x%02x%02x" % row["colour"]})
+    stamp_file.write_text(stamp)
+    return images
+
+
+def read_shape_factors(images: str | os.PathLike) -> list[dict]:
+    """The rows of ``factors.csv`` beside the images folder returned by :func:`make_shapes`."""
+    with open(Path(images).parent / "factors.csv", newline="") as f:
+        return list(csv.DictReader(f))

@@ -1,0 +1,31 @@
+"""The encoder q(z | x): an image in, the mean and log-variance of a Gaussian over z out.
+
+(64, 64, 3) → Conv 32, stride 2 → (32, 32, 32) → Conv 64, stride 2 → (16, 16, 64)
+→ flatten → Dense 256 → two heads: ``mu`` and ``log_var``, each (latent_dim,).
+"""
+
+import keras
+from keras import layers
+
+
+def check_sizes(latent_dim, image_size):
+    """Raise a ValueError naming the argument when a size cannot work."""
+    if not isinstance(latent_dim, int) or isinstance(latent_dim, bool) or latent_dim < 1:
+        raise ValueError(f"Argument `latent_dim` must be a positive int. Received: latent_dim={latent_dim!r}")
+    if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < 4 or image_size % 4:
+        raise ValueError(
+            f"Argument `image_size` must be a positive multiple of 4. Received: image_size={image_size!r}"
+        )
+
+
+def build_encoder(latent_dim=512, image_size=64, hidden_units=256, name="encoder"):
+    """A functional Keras model: images (B, S, S, 3) → ``[mu, log_var]``, each (B, latent_dim)."""
+    check_sizes(latent_dim, image_size)
+    images = keras.Input(shape=(image_size, image_size, 3), name="image")
+    x = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu", name="conv_1")(images)
+    x = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu", name="conv_2")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(hidden_units, activation="relu", name="dense")(x)
+    mu = layers.Dense(latent_dim, name="mu")(x)
+    log_var = layers.Dense(latent_dim, name="log_var")(x)
+    return keras.Model(images, [mu, log_var], name=name)

@@ -1,0 +1,124 @@
+"""The Variational Autoencoder: encoder, sampling layer and decoder in one Keras model.
+
+``vae(x)`` returns ``(reconstruction, mu, log_var)``. The loss lives in
+:meth:`VAE.compute_loss`, so the standard ``fit``/``evaluate`` (with
+``validation_data``), ``save`` and ``keras.saving.load_model`` all work unchanged.
+"""
+
+import keras
+from keras import ops
+
+from vae_tutorial.decoder import build_decoder
+from vae_tutorial.encoder import build_encoder, check_sizes
+from vae_tutorial.losses import REDUCTIONS, vae_loss
+from vae_tutorial.sampling import Sampling
+
+# log_var is clipped to this range before it is used: exp(10) ≈ 22 000 is a huge variance
+# already, and exp(-20) ≈ 2e-9 a tiny one. Beyond it exp() overflows or gradients vanish.
+LOG_VAR_MIN, LOG_VAR_MAX = -20.0, 10.0
+
+
+@keras.saving.register_keras_serializable(package="vae_tutorial")
+class VAE(keras.Model):
+    """A convolutional VAE for (image_size, image_size, 3) images in [0, 1].
+
+    Args:
+        latent_dim: size of z (default 512).
+        image_size: side of the square input images, a multiple of 4 (default 64).
+        reconstruction_reduction: ``"sum"`` (correct, the default) or ``"mean"`` (the
+            per-pixel mean that collapses the posterior; for demonstration).
+        seed: optional int seed for the sampling noise.
+
+    Call arguments:
+        x: images, shape (batch, image_size, image_size, 3).
+
+    Returns:
+        ``(reconstruction, mu, log_var)``: the decoded sample of z, and the encoder's
+        Gaussian parameters.
+    """
+
+    def __init__(self, latent_dim=512, image_size=64, reconstruction_reduction="sum", seed=None, **kwargs):
+        super().__init__(**kwargs)
+        check_sizes(latent_dim, image_size)
+        if reconstruction_reduction not in REDUCTIONS:
+            raise ValueError(
+                f"Argument `reconstruction_reduction` must be one of {REDUCTIONS}. "
+                f"Received: reconstruction_reduction={reconstruction_reduction!r}"
+            )
+        self.latent_dim = latent_dim
+        self.image_size = image_size
+        self.reconstruction_reduction = reconstruction_reduction
+        self.seed = seed
+        self.encoder = build_encoder(latent_dim, image_size)
+        self.sampling = Sampling(seed=seed, name="sampling")
+        self.decoder = build_decoder(latent_dim, image_size)
+        self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
+        self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+
+    def build(self, input_shape=None):
+        # The encoder and decoder are functional models, built when they were made.
+        self.built = True
+
+    def encode(self, x, training=False):
+        """``(mu, log_var)`` for images ``x``, log_var clipped to a numerically safe range."""
+        mu, log_var = self.encoder(x, training=training)
+        return mu, ops.clip(log_var, LOG_VAR_MIN, LOG_VAR_MAX)
+
+    def call(self, x, training=False):
+        mu, log_var = self.encode(x, training=training)
+        z = self.sampling([mu, log_var])
+        return self.decoder(z, training=training), mu, log_var
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if y_pred is None:
+            y_pred = self(x, training=training)
+        reconstruction, mu, log_var = y_pred
+        losses = vae_loss(x, reconstruction, mu, log_var, self.reconstruction_reduction)
+        self.reconstruction_loss_tracker.update_state(losses["reconstruction_loss"])
+        self.kl_loss_tracker.update_state(losses["kl_loss"])
+        return losses["loss"]
+
+    def compute_output_shape(self, input_shape):
+        batch = input_shape[0]
+        return (batch, self.image_size, self.image_size, 3), (batch, self.latent_dim), (batch, self.latent_dim)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "latent_dim": self.latent_dim,
+            "image_size": self.image_size,
+            "reconstruction_reduction": self.reconstruction_reduction,
+            "seed": self.seed,
+        }
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be loaded; the message is one line for the user."""
+
+
+def load_vae(path):
+    """Load a VAE saved with ``model.save(...)``, in Keras safe mode (no arbitrary code).
+
+    Raises :class:`ModelFileError` with a one-line reason for a missing, corrupt, unsafe or
+    foreign file.
+    """
+    import zipfile
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file not found: {path}")
+    if path.suffix != ".keras":
+        raise ModelFileError(f"not a .keras model file: {path}")
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path} is not a valid .keras file (corrupt or truncated)")
+    try:
+        model = keras.saving.load_model(path, safe_mode=True)
+    except Exception as exc:  # Keras raises many types here; all mean "this file cannot be used"
+        message = " ".join(str(exc).split())
+        if "lambda" in message.lower() or "safe_mode" in message:
+            raise ModelFileError(f"refused {path}: it contains code (a Lambda layer), which safe mode does not load") from None
+        raise ModelFileError(f"could not load {path}: {message[:200]}") from None
+    if not isinstance(model, VAE):
+        raise ModelFileError(f"{path} holds a {type(model).__name__}, not a vae_tutorial VAE")
+    return model

@@ -1,0 +1,182 @@
+"""Training: build the compiled VAE exactly as the command line trains it, and run ``fit``.
+
+Keras callbacks do the bookkeeping:
+
+- ``ModelCheckpoint`` writes ``model.keras`` after every epoch (atomically: a temporary
+  file, then a rename), so an interrupted run still leaves a loadable model;
+- ``BackupAndRestore`` keeps the training state in ``backup/``, so running the same
+  command again resumes an interrupted run;
+- ``CSVLogger`` appends each epoch's losses to ``history.csv``;
+- ``TerminateOnNaN`` stops a diverging run;
+- :class:`SampleGrid` writes a grid decoded from a fixed set of z after each epoch;
+- :class:`Throughput` adds the epoch's training images per second to the logs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from vae_tutorial.model import VAE
+
+DEFAULTS = {"latent_dim": 512, "batch_size": 64, "epochs": 50, "learning_rate": 1e-3, "image_size": 64, "seed": 0}
+
+
+def epochs_from_env(default: int = DEFAULTS["epochs"]) -> int:
+    """The epoch count from ``$VAE_TUTORIAL_EPOCHS`` (used to shorten notebook runs), else ``default``."""
+    value = os.environ.get("VAE_TUTORIAL_EPOCHS", "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"VAE_TUTORIAL_EPOCHS must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def build_vae(
+    latent_dim: int = DEFAULTS["latent_dim"],
+    learning_rate: float = DEFAULTS["learning_rate"],
+    image_size: int = DEFAULTS["image_size"],
+    seed: int | None = DEFAULTS["seed"],
+    reconstruction_reduction: str = "sum",
+    steps_per_execution: int = 1,
+    jit_compile: bool | str = False,
+) -> VAE:
+    """A built, compiled VAE with Adam, as ``vae-tutorial train`` uses it."""
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+    model = VAE(latent_dim=latent_dim, image_size=image_size,
+                reconstruction_reduction=reconstruction_reduction, seed=seed)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), steps_per_execution=steps_per_execution,
+                  jit_compile=jit_compile)
+    model(np.zeros((1, image_size, image_size, 3), "float32"))  # build every layer before saving
+    return model
+
+
+def fixed_latents(n: int, latent_dim: int, seed: int = 0, temperature: float = 1.0) -> np.ndarray:
+    """``n`` latent vectors z ~ N(0, temperature² I), the same for the same seed."""
+    return (temperature * np.random.default_rng(seed).standard_normal((n, latent_dim))).astype("float32")
+
+
+def replace_atomically(write, path: str | os.PathLike) -> None:
+    """Call ``write(tmp_path)`` and rename the result onto ``path``: never a half-written file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """``ModelCheckpoint`` that writes to a temporary file and renames it into place.
+
+    An epoch whose loss is NaN or infinite is not saved, so the last good model stays.
+    """
+
+    def __init__(self, filepath, **kwargs):
+        self.final_path = Path(filepath)
+        self.tmp_path = self.final_path.with_name(f".{self.final_path.stem}.tmp{self.final_path.suffix}")
+        super().__init__(str(self.tmp_path), **kwargs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs and not np.isfinite(logs.get("loss", 0.0)):
+            return
+        super().on_epoch_end(epoch, logs)
+        if self.tmp_path.exists():
+            os.replace(self.tmp_path, self.final_path)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """After each epoch, decode a fixed set of z and save the grid as ``epoch_NNN.png``.
+
+    The same z every epoch, so the grids show how the decoder's images develop.
+    """
+
+    def __init__(self, directory, z, ncols=8):
+        super().__init__()
+        self.directory = Path(directory)
+        self.z = z
+        self.ncols = ncols
+
+    def on_epoch_end(self, epoch, logs=None):
+        from vae_tutorial.data import visualize_batch
+
+        images = np.asarray(self.model.decoder(self.z, training=False))
+        fig = visualize_batch(images, ncols=self.ncols, cell_size=0.8,
+                              title=f"Generated from fixed z ~ N(0, I), after epoch {epoch + 1}")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        replace_atomically(lambda p: fig.savefig(p, format="png", dpi=80), self.directory / f"epoch_{epoch + 1:03d}.png")
+
+
+class Throughput(keras.callbacks.Callback):
+    """Adds ``images_per_second`` (training images per second of the epoch) to the logs."""
+
+    def __init__(self, images_per_epoch):
+        super().__init__()
+        self.images_per_epoch = images_per_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.end = time.perf_counter()  # excludes the validation pass at the end of the epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["images_per_second"] = self.images_per_epoch / max(self.end - self.start, 1e-9)
+
+
+def training_callbacks(out_dir, latent_dim, images_per_epoch, seed=0, n_samples=32):
+    """The callbacks ``train`` uses, writing into ``out_dir``."""
+    out_dir = Path(out_dir)
+    return [
+        keras.callbacks.TerminateOnNaN(),
+        Throughput(images_per_epoch),
+        keras.callbacks.BackupAndRestore(str(out_dir / "backup"), double_checkpoint=True),
+        AtomicModelCheckpoint(out_dir / "model.keras"),
+        SampleGrid(out_dir / "epochs", fixed_latents(n_samples, latent_dim, seed)),
+        keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True),
+    ]
+
+
+def resume_epoch(out_dir) -> int:
+    """How many epochs the interrupted run in ``out_dir`` finished (0 when there is none)."""
+    metadata = Path(out_dir) / "backup" / "training_metadata.json"
+    try:
+        return int(json.loads(metadata.read_text())["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def _trim_history(path: Path, epochs: int) -> None:
+    """Keep the rows of ``history.csv`` for the first ``epochs`` epochs only (none: remove it)."""
+    if not path.exists():
+        return
+    if epochs == 0:
+        path.unlink()
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) < epochs]
+    replace_atomically(lambda p: p.write_text("".join(kept)), path)
+
+
+def train(model, train_data, validation_data=None, epochs=DEFAULTS["epochs"], out_dir="runs/vae",
+          images_per_epoch=None, seed=0, verbose="auto", extra_callbacks=()):
+    """``model.fit`` with the callbacks above; returns the Keras ``History``.
+
+    Resumes from ``out_dir/backup`` when a previous run there was interrupted; otherwise
+    starts a fresh ``history.csv``.
+    """
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if images_per_epoch is None:
+        images_per_epoch = sum(int(batch.shape[0]) for batch in train_data)
+    _trim_history(out_dir / "history.csv", resume_epoch(out_dir))
+    callbacks = training_callbacks(out_dir, model.latent_dim, images_per_epoch, seed) + list(extra_callbacks)
+    return model.fit(train_data, validation_data=validation_data, epochs=epochs, shuffle=False,
+                     callbacks=callbacks, verbose=verbose)

@@ -1,0 +1,76 @@
+"""Shared fixtures: small data sets and one tiny trained run, made once per session."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, cwd=None, timeout=600, env=None):
+    """Run ``python -m vae_tutorial ARGS``; return the CompletedProcess (text)."""
+    return subprocess.run([sys.executable, "-m", "vae_tutorial", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def make_messy_folder(root: Path) -> tuple[set[str], set[str]]:
+    """A folder with every kind of file a user's folder holds. Returns (good names, bad names)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "nested" / "deeper").mkdir(parents=True)
+    good, bad = set(), set()
+
+    def add(name, write, is_good):
+        path = root / name
+        write(path)
+        (good if is_good else bad).add(name)
+
+    rgb = np.zeros((80, 120, 3), np.uint8)
+    rgb[:, :60] = (255, 0, 0)
+    add("rgb.png", lambda p: Image.fromarray(rgb).save(p), True)
+    add("grey.png", lambda p: Image.new("L", (64, 64), 128).save(p), True)
+    rgba = Image.new("RGBA", (64, 64), (0, 0, 255, 0))  # fully transparent blue: must become white
+    add("rgba.png", lambda p: rgba.save(p), True)
+    pal = Image.new("P", (64, 64), 0)
+    pal.putpalette([0, 255, 0] + [0] * 765)
+    add("palette.gif", lambda p: pal.save(p, transparency=0), True)  # transparent → white
+    add("sixteen_bit.png", lambda p: Image.fromarray(np.full((64, 64), 32896, np.uint16)).save(p), True)
+    add("cmyk.jpg", lambda p: Image.new("CMYK", (64, 64), (255, 0, 0, 0)).save(p, quality=95), True)
+    add("UPPER.PNG", lambda p: Image.new("RGB", (64, 64), (10, 20, 30)).save(p, format="PNG"), True)
+    add("ünïcødé_绘画.png", lambda p: Image.new("RGB", (64, 64), (200, 100, 50)).save(p), True)
+    add("nested/deeper/inner.jpeg", lambda p: Image.new("RGB", (300, 200), (0, 128, 0)).save(p), True)
+    add("zero.jpg", lambda p: p.write_bytes(b""), False)
+    add("text.jpg", lambda p: p.write_text("this is not a picture"), False)
+    add("corrupt.png", lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(200)), False)
+    good_png = root / "rgb.png"
+    add("truncated.png", lambda p: p.write_bytes(good_png.read_bytes()[:-60]), False)
+    add("notes.txt", lambda p: p.write_text("a note"), False)
+    return good, bad
+
+
+@pytest.fixture
+def messy_folder(tmp_path):
+    good, bad = make_messy_folder(tmp_path / "messy")
+    return tmp_path / "messy", good, bad
+
+
+@pytest.fixture(scope="session")
+def shapes_folder(tmp_path_factory):
+    from vae_tutorial.datasets import make_shapes
+
+    return make_shapes(tmp_path_factory.mktemp("shapes"), n=160, seed=3)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """One epoch of the command line on a small shapes set: the run folder and the CLI result."""
+    out = tmp_path_factory.mktemp("run") / "shapes-run"
+    result = run_cli("train", "--data", "shapes", "--shapes", "160", "--epochs", "1", "--latent-dim", "16",
+                     "--batch-size", "32", "--out", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result

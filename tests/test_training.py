@@ -1,0 +1,49 @@
+import csv
+import os
+
+import numpy as np
+import pytest
+
+from vae_tutorial.data import find_images, make_pipeline
+from vae_tutorial.model import load_vae
+from vae_tutorial.training import build_vae, epochs_from_env, fixed_latents, resume_epoch, train
+
+
+def test_build_vae_is_compiled_with_adam():
+    model = build_vae(latent_dim=4, learning_rate=0.01)
+    assert model.compiled and model.built and type(model.optimizer).__name__ == "Adam"
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="learning_rate"):
+        build_vae(learning_rate=0)
+
+
+def test_epochs_from_env(monkeypatch):
+    monkeypatch.delenv("VAE_TUTORIAL_EPOCHS", raising=False)
+    assert epochs_from_env(50) == 50
+    monkeypatch.setenv("VAE_TUTORIAL_EPOCHS", "3")
+    assert epochs_from_env(50) == 3
+    monkeypatch.setenv("VAE_TUTORIAL_EPOCHS", "zero")
+    with pytest.raises(ValueError, match="VAE_TUTORIAL_EPOCHS"):
+        epochs_from_env()
+
+
+def test_fixed_latents_are_fixed():
+    np.testing.assert_array_equal(fixed_latents(3, 5, seed=1), fixed_latents(3, 5, seed=1))
+    assert fixed_latents(3, 5, seed=1).shape == (3, 5)
+
+
+def test_train_writes_every_output_and_resumes(shapes_folder, tmp_path):
+    paths = find_images(shapes_folder, progress=False).paths
+    data = make_pipeline(paths[:96], batch_size=32)
+    out = tmp_path / "run"
+    model = build_vae(latent_dim=8)
+    train(model, data, make_pipeline(paths[96:], 32, shuffle=False), epochs=2, out_dir=out, images_per_epoch=96,
+          verbose=0)
+    assert sorted(os.listdir(out / "epochs")) == ["epoch_001.png", "epoch_002.png"]
+    rows = list(csv.DictReader(open(out / "history.csv")))
+    assert [r["epoch"] for r in rows] == ["0", "1"] and float(rows[0]["images_per_second"]) > 0
+    assert "val_kl_loss" in rows[0]
+    assert not (out / "backup").exists() and resume_epoch(out) == 0  # removed after a finished run
+    z = fixed_latents(2, 8)
+    np.testing.assert_array_equal(load_vae(out / "model.keras").decoder(z), model.decoder(z))
+    assert not [p for p in os.listdir(out) if p.startswith(".")]  # no temporary files left

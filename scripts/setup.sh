@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Set-up shared by the two Quick start commands. Idempotent: a second run only checks.
+#   bash scripts/setup.sh          virtual environment .venv, the package, the emoji data set
+#   bash scripts/setup.sh --test   the same plus the test tools and Chromium for the browser test
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+python=${PYTHON:-python3}
+extras=""
+[ "${1:-}" = "--test" ] && extras="[test]"
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating the virtual environment .venv"
+  "$python" -m venv .venv
+fi
+stamp=".venv/.vae-tutorial-installed${extras}"
+want="$(cat pyproject.toml package-lock.json | sha256sum | cut -c1-16)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing vae-tutorial${extras} and its dependencies into .venv (about a minute)"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+  echo "$want" > "$stamp"
+fi
+
+if ! grep -qs '"version": "16.0.0"' node_modules/emoji-datasource-google/package.json; then
+  echo "setup: installing the emoji data set (npm package emoji-datasource-google 16.0.0)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+if [ -n "$extras" ] && [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing Chromium for the browser test (apt-get)"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium > /dev/null
+fi

@@ -105,13 +105,16 @@ def latent_traversal(model_or_decoder, dimension: int, values, z=None) -> np.nda
 
 
 def take_images(dataset, n: int) -> np.ndarray:
-    """The first ``n`` images of a batched ``tf.data`` pipeline as one array."""
+    """The first ``n`` images of a batched ``tf.data`` pipeline as one array.
+
+    Reads the whole pipeline: stopping early would make a cached pipeline discard its
+    cache (and TensorFlow warn about it).
+    """
     taken, count = [], 0
     for batch in dataset:
-        taken.append(np.asarray(batch))
-        count += len(taken[-1])
-        if count >= n:
-            break
+        if count < n:
+            taken.append(np.asarray(batch))
+            count += len(taken[-1])
     return np.concatenate(taken)[:n]
 
 

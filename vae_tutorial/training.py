@@ -180,3 +180,23 @@ def train(model, train_data, validation_data=None, epochs=DEFAULTS["epochs"], ou
     callbacks = training_callbacks(out_dir, model.latent_dim, images_per_epoch, seed) + list(extra_callbacks)
     return model.fit(train_data, validation_data=validation_data, epochs=epochs, shuffle=False,
                      callbacks=callbacks, verbose=verbose)
+
+
+def load_or_train(model_path, data_dir, epochs, out_dir, latent_dim=DEFAULTS["latent_dim"], group_of=None, seed=0):
+    """The VAE saved at ``model_path`` if there is one; otherwise train one on ``data_dir`` into ``out_dir``.
+
+    Prints which of the two it did, so a notebook's output says where its model came from.
+    """
+    from vae_tutorial.data import load_dataset
+    from vae_tutorial.model import load_vae
+
+    model_path = Path(model_path)
+    if model_path.is_file():
+        print(f"Loaded the trained model {model_path}")
+        return load_vae(model_path)
+    print(f"No trained model at {model_path}: training a new one for {epochs} epochs into {out_dir}")
+    keras.utils.set_random_seed(seed)
+    train_ds, val_ds = load_dataset(data_dir, validation_split=0.1, seed=seed, group_of=group_of, progress=False)
+    model = build_vae(latent_dim=latent_dim, seed=seed)
+    train(model, train_ds, val_ds, epochs=epochs, out_dir=out_dir, seed=seed, verbose=0)
+    return model

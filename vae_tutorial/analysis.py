@@ -155,6 +155,8 @@ def read_history(path) -> dict[str, np.ndarray]:
 
 def plot_history(path):
     """Learning curves from ``history.csv``: reconstruction loss and KL, training and validation."""
+    from matplotlib.ticker import MaxNLocator
+
     history = read_history(path)
     epochs = history["epoch"] + 1
     fig, axes = _figure(9, 3.2, ncols=2)
@@ -163,6 +165,7 @@ def plot_history(path):
         if f"val_{key}" in history:
             ax.plot(epochs, history[f"val_{key}"], "s--", label="validation")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("per image (nats)")
         ax.set_title(name)
         ax.legend()

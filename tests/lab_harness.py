@@ -307,6 +307,32 @@ def rendered_images(page, timeout: float = 60) -> dict:
         time.sleep(1)
 
 
+_TRANSCRIPT_JS = f"""() => {{
+  const panel = {_PANEL};
+  if (!panel) return null;
+  const parts = [];
+  let firstError = null;
+  panel.content.widgets.forEach((cell, index) => {{
+    if (cell.model.type !== 'code') return;
+    parts.push(`--- cell ${{index}} [${{cell.model.executionCount ?? ' '}}]\n${{cell.model.sharedModel.getSource()}}`);
+    for (const out of cell.model.outputs.toJSON()) {{
+      if (out.output_type === 'stream') parts.push(`>>> ${{out.name}}\n${{[].concat(out.text).join('')}}`);
+      else if (out.output_type === 'error') {{
+        parts.push(`>>> error\n${{(out.traceback || []).join('\n')}}`);
+        if (firstError === null) firstError = cell;
+      }} else parts.push(`>>> ${{out.output_type}}: ${{Object.keys(out.data || {{}}).join(', ')}}`);
+    }}
+  }});
+  if (firstError) firstError.node.scrollIntoView({{block: 'center'}});
+  return parts.join('\n');
+}}"""
+
+
+def transcript(page) -> str:
+    """Every code cell's source and text outputs (for the failure artifacts); scrolls to the first error."""
+    return ANSI.sub("", page.evaluate(_TRANSCRIPT_JS) or "")
+
+
 def shutdown_kernel(page) -> None:
     page.evaluate(f"async () => {{ const panel = {_PANEL}; if (panel) await panel.sessionContext.shutdown(); }}")
 
@@ -336,21 +362,42 @@ def explorer_snapshot(explorer) -> dict:
     return explorer.evaluate(_EXPLORER_JS)
 
 
+def _settled_snapshot(explorer, timeout: float = 30) -> dict:
+    """A snapshot once two in a row, half a second apart, agree (updates still on their way have landed)."""
+    deadline = time.monotonic() + timeout
+    last = explorer_snapshot(explorer)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = explorer_snapshot(explorer)
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"the explorer kept changing for {timeout:.0f} s without any input")
+
+
 def _changed(before: list, after: list) -> bool:
     return len(before) != len(after) or any(a != b for a, b in zip(before, after))
 
 
 def move_slider_and_wait(page, explorer, slider_class: str, keys: list[str], timeout: float = 90) -> dict:
-    """Press ``keys`` on the first handle of the slider with ``slider_class``; wait for a new picture and label.
+    """Press ``keys`` on the first handle of the slider with ``slider_class``; wait until the slider's value, the
+    picture and the label of its panel have all changed.
 
-    Returns the snapshots before and after. Fails with a message that says which part did not follow.
+    Returns the panel's snapshots before and after. Fails with a message that says which part did not follow.
     """
     slider = explorer.locator(f".{slider_class}").first
     if slider.count() == 0:
         raise AssertionError(f"the explorer has no slider with class {slider_class!r}")
     handle = slider.locator(".noUi-handle").first
     handle.scroll_into_view_if_needed()
-    before = explorer_snapshot(explorer)
+    # The slider's own panel: its closest ancestor that holds both a picture and a label.
+    panel = slider.evaluate_handle("""el => { let n = el;
+      while (n && !(n.querySelector('.vae-explorer-image') && n.querySelector('.vae-explorer-label')))
+        n = n.parentElement;
+      return n; }""").as_element()
+    if panel is None:
+        raise AssertionError(f"no picture and label of the explorer around the {slider_class} slider")
+    before = _settled_snapshot(panel)
     if not any(p["pixels"] for p in before["pictures"]):
         raise AssertionError(f"the explorer shows no loaded picture (class vae-explorer-image) before moving "
                              f"{slider_class}: {[(p['width'], p['height']) for p in before['pictures']]}")
@@ -362,10 +409,10 @@ def move_slider_and_wait(page, explorer, slider_class: str, keys: list[str], tim
     value_after = readout.inner_text() if readout.count() else None
     deadline = time.monotonic() + timeout
     while True:
-        after = explorer_snapshot(explorer)
+        after = explorer_snapshot(panel)
         pixels_changed = _changed([p["pixels"] for p in before["pictures"]], [p["pixels"] for p in after["pictures"]])
         label_changed = _changed(before["labels"], after["labels"])
-        if pixels_changed and label_changed:
+        if pixels_changed and label_changed and value_before != value_after:
             return {"before": before, "after": after, "value": (value_before, value_after)}
         if time.monotonic() > deadline:
             moved = "moved" if value_before != value_after else "did NOT move"

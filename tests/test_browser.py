@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from lab_harness import (CHROMIUM_ARGS, JupyterLabServer, explorer_snapshot, move_slider_and_wait, open_notebook,
-                         png_outputs, rendered_images, run_all, shutdown_kernel, strip_outputs, write_notebook)
+                         png_outputs, rendered_images, run_all, shutdown_kernel, strip_outputs, transcript,
+                         write_notebook)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -26,8 +27,8 @@ ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM = os.environ.get("VAE_TUTORIAL_CHROMIUM", "/usr/bin/chromium")
 RUN_TIMEOUT = 1200  # seconds for one notebook's Run All; a hang fails with the cell it hangs in
 
-# Figures each notebook must render at least, used when its committed file holds no outputs to count.
-MIN_FIGURES = {"01": 1, "02": 1, "03": 1, "04": 1, "05": 1, "06": 1}
+# Figures each notebook draws (its plot_* and visualize_batch calls), used when its file has no outputs to count.
+MIN_FIGURES = {"01": 1, "02": 1, "03": 2, "04": 1, "05": 2, "06": 6}
 
 pytestmark = pytest.mark.timeout(RUN_TIMEOUT + 300)
 
@@ -70,16 +71,18 @@ class Lab:
         """On an exception: save a screenshot, the console log and the server log, and name the folder."""
         try:
             yield
-        except Exception as exc:
+        except (Exception, pytest.fail.Exception) as exc:
             folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", name)
             folder.mkdir(parents=True, exist_ok=True)
             if self.page is not None:
                 with contextlib.suppress(Exception):
-                    self.page.screenshot(path=folder / "screenshot.png", full_page=True)
+                    (folder / "cells.txt").write_text(transcript(self.page) + "\n", encoding="utf-8")
+                with contextlib.suppress(Exception):
+                    self.page.screenshot(path=folder / "screenshot.png")
             (folder / "console.log").write_text("\n".join(self.console) + "\n", encoding="utf-8")
             with contextlib.suppress(OSError):
                 shutil.copy(self.server.log_path, folder / "jupyterlab.log")
-            note = f"browser test artifacts (screenshot.png, console.log, jupyterlab.log): {folder}"
+            note = f"browser test artifacts (screenshot.png, cells.txt, console.log, jupyterlab.log): {folder}"
             print(note, file=sys.stderr)
             exc.add_note(note)
             raise
@@ -126,7 +129,8 @@ def test_notebook_runs_in_jupyterlab(lab, notebook):
     path = f"notebooks/{notebook}"
     with lab.artifacts_on_failure(f"run-{notebook}"):
         result = lab.run(path)
-        assert not result.errors, "a cell raised in JupyterLab:\n" + result.error_report()
+        if result.errors:
+            pytest.fail("a cell raised in JupyterLab:\n" + result.error_report(), pytrace=False)
         assert result.executed == result.total, f"{path}: {result.executed} of {result.total} code cells ran"
         found = rendered_images(lab.page)
         expected = png_outputs(ROOT / "notebooks" / notebook) or MIN_FIGURES.get(notebook[:2], 1)
@@ -146,7 +150,8 @@ def test_explorer_follows_sliders(lab):
     path = f"notebooks/{EXPLORER_NOTEBOOK}"
     with lab.artifacts_on_failure("explorer"):
         result = lab.run(path)
-        assert not result.errors, "the explorer notebook raised:\n" + result.error_report()
+        if result.errors:
+            pytest.fail("the explorer notebook raised:\n" + result.error_report(), pytrace=False)
         explorer = lab.page.locator(".vae-explorer").first
         explorer.wait_for(state="attached", timeout=60_000)
         explorer.scroll_into_view_if_needed()

@@ -314,17 +314,17 @@ _TRANSCRIPT_JS = f"""() => {{
   let firstError = null;
   panel.content.widgets.forEach((cell, index) => {{
     if (cell.model.type !== 'code') return;
-    parts.push(`--- cell ${{index}} [${{cell.model.executionCount ?? ' '}}]\n${{cell.model.sharedModel.getSource()}}`);
+    parts.push(`--- cell ${{index}} [${{cell.model.executionCount ?? ' '}}]\\n${{cell.model.sharedModel.getSource()}}`);
     for (const out of cell.model.outputs.toJSON()) {{
-      if (out.output_type === 'stream') parts.push(`>>> ${{out.name}}\n${{[].concat(out.text).join('')}}`);
+      if (out.output_type === 'stream') parts.push(`>>> ${{out.name}}\\n${{[].concat(out.text).join('')}}`);
       else if (out.output_type === 'error') {{
-        parts.push(`>>> error\n${{(out.traceback || []).join('\n')}}`);
+        parts.push(`>>> error\\n${{(out.traceback || []).join('\\n')}}`);
         if (firstError === null) firstError = cell;
       }} else parts.push(`>>> ${{out.output_type}}: ${{Object.keys(out.data || {{}}).join(', ')}}`);
     }}
   }});
   if (firstError) firstError.node.scrollIntoView({{block: 'center'}});
-  return parts.join('\n');
+  return parts.join('\\n');
 }}"""
 
 

@@ -67,12 +67,12 @@ class Lab:
         self.path = self.context = self.page = self.result = None
 
     @contextlib.contextmanager
-    def artifacts_on_failure(self, name: str):
-        """On an exception: save a screenshot, the console log and the server log, and name the folder."""
+    def artifacts_on_failure(self, name: str, root: Path = ARTIFACTS):
+        """On an exception: save a screenshot, the cells' text, the console log and the server log; name the folder."""
         try:
             yield
         except (Exception, pytest.fail.Exception) as exc:
-            folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", name)
+            folder = root / re.sub(r"[^\w.-]+", "_", name)
             folder.mkdir(parents=True, exist_ok=True)
             if self.page is not None:
                 with contextlib.suppress(Exception):
@@ -198,7 +198,7 @@ box
 
 
 @pytest.mark.timeout(300)
-def test_harness_reports_a_raising_cell(lab):
+def test_harness_reports_a_raising_cell(lab, tmp_path):
     write_notebook(lab.server.root / "selfcheck" / "raises.ipynb", [
         "import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()",
         "raise RuntimeError('deliberate failure for the self-check')",
@@ -211,6 +211,11 @@ def test_harness_reports_a_raising_cell(lab):
         assert result.executed == 2 and result.total == 3  # Run All stopped at the error
         found = rendered_images(lab.page)
         assert found["pngOutputs"] == 1 and len(found["images"]) == 1 and found["images"][0]["width"] > 0
+    with pytest.raises(pytest.fail.Exception), lab.artifacts_on_failure("raises", root=tmp_path):
+        pytest.fail("deliberate")
+    saved = {path.name for path in (tmp_path / "raises").iterdir()}
+    assert saved == {"screenshot.png", "cells.txt", "console.log", "jupyterlab.log"}, saved
+    assert "deliberate failure for the self-check" in (tmp_path / "raises" / "cells.txt").read_text()
 
 
 @pytest.mark.timeout(300)

@@ -205,16 +205,21 @@ box
 
 @pytest.mark.timeout(300)
 def test_harness_reports_a_raising_cell(lab, tmp_path):
+    epochs = os.environ.get("VAE_TUTORIAL_EPOCHS", "2")
     write_notebook(lab.server.root / "selfcheck" / "raises.ipynb", [
+        # The kernel runs this interpreter, imports this checkout's package and trains for the test's epochs.
+        f"import os, sys, vae_tutorial\nassert sys.executable == {sys.executable!r}, sys.executable\n"
+        f"assert vae_tutorial.__file__.startswith({str(ROOT)!r}), vae_tutorial.__file__\n"
+        f"assert os.environ['VAE_TUTORIAL_EPOCHS'] == {epochs!r}",
         "import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()",
         "raise RuntimeError('deliberate failure for the self-check')",
         "print('never runs')",
     ])
     with lab.artifacts_on_failure("selfcheck-raises"):
         result = lab.run("selfcheck/raises.ipynb")
-        assert [e["index"] for e in result.errors] == [1], result.errors
+        assert [e["index"] for e in result.errors] == [2], result.error_report()
         assert "RuntimeError: deliberate failure for the self-check" in result.error_report()
-        assert result.executed == 2 and result.total == 3  # Run All stopped at the error
+        assert result.executed == 3 and result.total == 4  # Run All stopped at the error
         found = rendered_images(lab.page)
         assert found["pngOutputs"] == 1 and len(found["images"]) == 1 and found["images"][0]["width"] > 0
     with pytest.raises(pytest.fail.Exception), lab.artifacts_on_failure("raises", root=tmp_path):

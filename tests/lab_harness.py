@@ -4,12 +4,12 @@ Used by ``test_browser.py``. The server runs over a temporary folder with its ow
 config, data and runtime folders; ``JupyterLabServer.stop`` always ends it and every process it started.
 """
 
+import contextlib
 import ctypes
 import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -62,6 +62,9 @@ def write_notebook(path: Path, sources: list[str]) -> Path:
     return path
 
 
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1 even where a proxy is set
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -96,7 +99,6 @@ class JupyterLabServer:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(settings))
         self.proc = None
-        self._family: list[psutil.Process] = []
 
     @property
     def base_url(self) -> str:
@@ -132,7 +134,7 @@ class JupyterLabServer:
         """One REST call with the token; the decoded JSON answer (None when empty)."""
         req = urllib.request.Request(self.base_url + path, method=method,
                                      headers={"Authorization": f"token {self.token}"})
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with _NO_PROXY.open(req, timeout=10) as resp:
             body = resp.read()
         return json.loads(body) if body else None
 
@@ -151,9 +153,9 @@ class JupyterLabServer:
         if self.proc is None:
             return
         try:
-            self._family = psutil.Process(self.proc.pid).children(recursive=True)
+            family = psutil.Process(self.proc.pid).children(recursive=True)
         except psutil.Error:
-            self._family = []
+            family = []
         if self.proc.poll() is None:
             try:
                 self.api("POST", "/api/shutdown")
@@ -170,13 +172,12 @@ class JupyterLabServer:
                 pass
         self.proc.wait()
         # Kernels run in process groups of their own; end any that outlived the server.
-        alive = [p for p in self._family if p.is_running()]
-        for p in alive:
-            p.terminate()
-        _, alive = psutil.wait_procs(alive, timeout=10)
-        for p in alive:
-            p.kill()
-        psutil.wait_procs(alive, timeout=10)
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+            alive = [p for p in family if p.is_running()]
+            for p in alive:
+                with contextlib.suppress(psutil.Error):
+                    p.send_signal(sig)
+            psutil.wait_procs(alive, timeout=wait)
         self.proc = None
 
 
@@ -210,7 +211,8 @@ _STATE_JS = f"""() => {{
     cells.push({{index, source: source.slice(0, 120), empty: source.trim() === '',
                 count: model.executionCount, running: model.executionState === 'running'}});
   }});
-  return {{kernel: kernel ? kernel.status : null, cells, errors, runAllError: window.__runAllError || null}};
+  return {{kernel: kernel ? kernel.status : null, cells, errors, runAllError: window.__runAllError || null,
+          kernelTrouble: window.__kernelTrouble || null}};
 }}"""
 
 _IMAGES_JS = f"""async () => {{
@@ -271,8 +273,16 @@ def run_all(page, path: str, timeout: float) -> RunResult:
     Run All stops at the first error, so an error output ends the wait early.
     """
     start = time.monotonic()
-    page.evaluate("() => { window.__runAllError = null; window.jupyterapp.commands"
-                  ".execute('notebook:run-all-cells').catch(e => { window.__runAllError = String(e); }); }")
+    page.evaluate(f"""() => {{
+      const panel = {_PANEL};
+      window.__runAllError = null;
+      window.__kernelTrouble = null;  // a kernel that dies is restarted and turns idle: remember it died
+      panel.sessionContext.statusChanged.connect((_, status) => {{
+        if (['dead', 'autorestarting', 'restarting'].includes(status)) window.__kernelTrouble = status;
+      }});
+      window.jupyterapp.commands.execute('notebook:run-all-cells')
+        .catch(e => {{ window.__runAllError = String(e); }});
+    }}""")
     settled = 0
     while True:
         state = page.evaluate(_STATE_JS)
@@ -281,6 +291,11 @@ def run_all(page, path: str, timeout: float) -> RunResult:
         result = RunResult(path, state["errors"], len(done), len(todo), time.monotonic() - start)
         if state["runAllError"]:
             raise AssertionError(f"{path}: Run All failed in the page: {state['runAllError']}")
+        if state["kernelTrouble"]:
+            running = next((c for c in todo if c["count"] is None), None)
+            raise AssertionError(f"{path}: the kernel died ({state['kernelTrouble']}) after {len(done)} of "
+                                 f"{len(todo)} code cells; next cell {running and running['index']}: "
+                                 f"{running and running['source']!r}")
         finished = len(done) == len(todo) and state["kernel"] == "idle"
         if state["errors"] or finished:
             settled += 1

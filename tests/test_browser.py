@@ -171,7 +171,7 @@ def test_explorer_follows_sliders(lab):
                   f"{moved['before']['labels']} -> {moved['after']['labels']}")
 
 
-# --- Self-checks: the harness itself catches a raising cell and a frozen explorer (fast, no TensorFlow). -------
+# --- Self-checks: the harness catches a raising cell, a dead kernel and a frozen explorer (fast, no TensorFlow).
 
 FROZEN = "FROZEN = {frozen}\n"
 TOY_EXPLORER = """\
@@ -227,6 +227,13 @@ def test_harness_reports_a_raising_cell(lab, tmp_path):
     saved = {path.name for path in (tmp_path / "raises").iterdir()}
     assert saved == {"screenshot.png", "cells.txt", "console.log", "jupyterlab.log"}, saved
     assert "deliberate failure for the self-check" in (tmp_path / "raises" / "cells.txt").read_text()
+
+
+@pytest.mark.timeout(300)
+def test_harness_reports_a_dead_kernel(lab):
+    write_notebook(lab.server.root / "selfcheck" / "dies.ipynb", ["import os\nos._exit(1)", "print('never runs')"])
+    with pytest.raises(AssertionError, match=r"the kernel died \(\w+\) after 0 of 2 code cells; next cell 0"):
+        lab.run("selfcheck/dies.ipynb")
 
 
 @pytest.mark.timeout(300)

@@ -23,7 +23,9 @@ from pathlib import Path
 import psutil
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-breakpad"]
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-breakpad",
+                 # Offline: no name resolves except the local server (the notebooks' Binder badge stays unloaded).
+                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 # JupyterLab user settings for the private server: no news feed, no update check (no network at run time).

@@ -137,7 +137,8 @@ def _check_writable(out: Path) -> None:
 # train
 # ---------------------------------------------------------------------------------------
 
-CONFIG_KEYS = ("data", "latent_dim", "batch_size", "learning_rate", "validation_split", "seed", "image_size")
+CONFIG_KEYS = ("data", "shapes", "latent_dim", "batch_size", "learning_rate", "validation_split", "seed",
+               "image_size")
 
 
 def _run_state(out: Path, config: dict, epochs: int, overwrite: bool) -> str:
@@ -147,7 +148,7 @@ def _run_state(out: Path, config: dict, epochs: int, overwrite: bool) -> str:
     config_file = out / "config.json"
     if overwrite and out.exists():
         for name in ("config.json", "model.keras", "history.csv", "samples.png", "reconstructions.png",
-                     "skipped.txt", "backup", "epochs"):
+                     "skipped.txt", "backup", "epochs", "shapes"):
             target = out / name
             shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     if not config_file.exists():
@@ -163,14 +164,33 @@ def _run_state(out: Path, config: dict, epochs: int, overwrite: bool) -> str:
         k = different[0]
         raise UsageError(f"{out} holds a run with different settings ({k}: {saved.get(k)!r}, now {config.get(k)!r}); "
                          "choose another --out or pass --overwrite")
-    if resume_epoch(out) > 0:
+    done = resume_epoch(out)
+    if done > epochs:
+        raise UsageError(f"{out} holds an interrupted run that already finished {done} epochs, more than "
+                         f"--epochs {epochs}; ask for at least {done} epochs, or choose another --out "
+                         "or pass --overwrite")
+    if done > 0:
         return "resume"
+    if (out / "model.keras").exists() and saved.get("epochs") == epochs and not saved.get("finished") \
+            and _history_epochs(out) == list(range(epochs)):
+        # killed after the last epoch, before the run was marked finished: it is finished
+        config_file.write_text(json.dumps({**saved, "finished": True}, indent=2))
+        saved["finished"] = True
     if (out / "model.keras").exists() and saved.get("epochs") == epochs and saved.get("finished"):
         return "finished"
     if (out / "model.keras").exists() and saved.get("finished"):
         raise UsageError(f"{out} holds a finished run of {saved.get('epochs')} epochs; "
                          "choose another --out or pass --overwrite")
     return "new"
+
+
+def _history_epochs(out: Path) -> list[int]:
+    """The epoch numbers in ``out/history.csv``, in order ([] when there is none)."""
+    try:
+        rows = (out / "history.csv").read_text().splitlines()[1:]
+    except OSError:
+        return []
+    return [int(row.split(",", 1)[0]) for row in rows if row.split(",", 1)[0].isdigit()]
 
 
 def _write_figures(model, val_paths, out: Path, seed: int, image_size: int) -> None:
@@ -193,14 +213,15 @@ def _write_figures(model, val_paths, out: Path, seed: int, image_size: int) -> N
 def cmd_train(args) -> int:
     from vae_tutorial.data import find_images, make_pipeline, split_paths
     from vae_tutorial.model import load_vae
-    from vae_tutorial.training import build_vae, resume_epoch, train
+    from vae_tutorial.training import TrainingDiverged, build_vae, resume_epoch, train
 
     out = args.out or default_out(args.data)
     _check_writable(out)
     image_size = 64
     config = {"data": args.data if args.data in ("emoji", "shapes") else str(Path(args.data).expanduser().resolve()),
               "latent_dim": args.latent_dim, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-              "validation_split": args.validation_split, "seed": args.seed, "image_size": image_size}
+              "validation_split": args.validation_split, "seed": args.seed, "image_size": image_size,
+              "shapes": args.shapes if args.data == "shapes" else None}
     state = _run_state(out, config, args.epochs, args.overwrite)
 
     folder_path, group_of, name = resolve_data(args.data, out, args.seed, args.shapes)
@@ -236,17 +257,18 @@ def cmd_train(args) -> int:
         say(f"resuming the interrupted run in {out} after epoch {resume_epoch(out)}")
     say(f"training for {args.epochs} epochs; outputs go to {out}")
     start = time.perf_counter()
-    history = train(model, train_ds, val_ds, epochs=args.epochs, out_dir=out,
-                    images_per_epoch=len(train_paths), seed=args.seed)
-    if model.stop_training and history.history.get("loss") and not all(
-            map(lambda v: v == v and abs(v) != float("inf"), history.history["loss"])):
-        epoch = resume_epoch(out) or len(history.history["loss"])
-        raise UsageError(f"training diverged (loss became NaN or infinite in epoch {epoch}); "
-                         f"the last good model is in {out / 'model.keras'}; try a smaller --learning-rate")
+    try:
+        history = train(model, train_ds, val_ds, epochs=args.epochs, out_dir=out,
+                        images_per_epoch=len(train_paths), seed=args.seed)
+    except TrainingDiverged as exc:
+        kept = (f"the model after epoch {exc.epoch - 1} is kept in {out / 'model.keras'}" if exc.epoch > 1
+                else "no epoch finished, so there is no model to keep")
+        raise UsageError(f"training diverged: {exc}; {kept}; try a smaller --learning-rate "
+                         "(with another --out or --overwrite)") from None
     elapsed = time.perf_counter() - start
     (out / "config.json").write_text(json.dumps({**config, "epochs": args.epochs, "finished": True}, indent=2))
     _write_figures(model, val_paths or train_paths, out, args.seed, image_size)
-    last = {k: v[-1] for k, v in history.history.items()}
+    last = {k: v[-1] for k, v in history.history.items() if v}
     summary = ", ".join(f"{k} {last[k]:.2f}" for k in ("val_reconstruction_loss", "val_kl_loss") if k in last)
     if "val_reconstruction_loss" in last:
         summary += f", per-pixel MSE {last['val_reconstruction_loss'] / (image_size * image_size * 3):.4f}"

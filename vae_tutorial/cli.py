@@ -50,8 +50,15 @@ def _fraction(text):
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """``ArgumentParser`` whose errors are one line (argparse prints the usage above them)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Train a Variational Autoencoder on a folder of "
+    parser = _Parser(prog=PROG, description="Train a Variational Autoencoder on a folder of "
                                      "images, then generate new images and reconstruct existing ones.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

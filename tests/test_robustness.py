@@ -284,7 +284,7 @@ def test_an_output_folder_never_mixes_two_runs(tmp_path):
 GOOD_PER_BAD = 4  # a fifth of the files are bad
 
 
-def make_messy_folder_at_scale(root: Path, n_bad_each: int = 40) -> tuple[set[str], dict[str, str]]:
+def make_messy_folder_at_scale(root: Path, n_bad_each: int = 60) -> tuple[set[str], dict[str, str]]:
     """Thousands of tiny files, a fifth of them bad. Returns (good names, bad name → expected reason)."""
     small_good, small_bad = make_messy_folder(root / "small")  # every kind the loader knows, and good ones
     good = {f"small/{name}" for name in small_good}
@@ -325,7 +325,7 @@ def make_messy_folder_at_scale(root: Path, n_bad_each: int = 40) -> tuple[set[st
     unreadable.chmod(0)
     bad["bad/secret.png"] = "permission denied"
     (root / "good").mkdir()
-    colours = rng.integers(0, 256, (GOOD_PER_BAD * len(bad), 3))
+    colours = rng.integers(0, 256, (GOOD_PER_BAD * len(bad) - len(good), 3))
     for i, colour in enumerate(colours):
         Image.new("RGB", (8, 8), tuple(int(c) for c in colour)).save(root / "good" / f"{i:04d}.png")
         good.add(f"good/{i:04d}.png")

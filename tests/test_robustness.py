@@ -78,6 +78,7 @@ def test_interrupted_run_resumes_to_the_same_end(tmp_path, point, signame, finis
         assert load_vae(out / "model.keras").latent_dim == 8  # never half-written
         assert not (out / "epochs" / f"epoch_{finished + 2:03d}.png").exists()
 
+    (out / ".model.tmp.keras").write_bytes(b"half")  # what a kill -9 during a write would leave
     result = run_cli(*TRAIN, "--out", out)
     assert result.returncode == 0, result.stderr[-3000:]
     if finished:
@@ -109,6 +110,19 @@ def test_ctrl_c_from_outside_after_the_first_epoch_resumes(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert history_epochs(out) == list(range(EPOCHS))
     assert load_vae(out / "model.keras").latent_dim == 8
+
+
+def test_a_run_killed_before_it_was_marked_finished_is_finished(trained_run, tmp_path):
+    """Killed after the last epoch (backup/ already removed) but before config.json said so."""
+    out = tmp_path / "run"
+    shutil.copytree(trained_run[0], out)
+    config = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**config, "finished": False}))
+    before = (out / "model.keras").stat().st_mtime_ns
+    result = run_cli("train", "--data", "shapes", "--shapes", "160", "--epochs", "1", "--latent-dim", "16",
+                     "--batch-size", "32", "--out", out)
+    assert result.returncode == 0 and "already holds this finished run" in result.stdout, result.stderr[-2000:]
+    assert (out / "model.keras").stat().st_mtime_ns == before and history_epochs(out) == [0]
 
 
 def test_a_killed_write_leaves_the_old_file_and_no_temporary(tmp_path):

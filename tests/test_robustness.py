@@ -150,9 +150,13 @@ def test_stale_temporary_files_are_removed_when_training_starts(tmp_path):
 
 def test_history_rows_of_unfinished_epochs_are_trimmed(tmp_path):
     history = tmp_path / "history.csv"
-    history.write_text("epoch,loss\n0,3.0\n1,2.0\n2,1.5\n3,1.")  # epoch 3's row cut short by a kill
-    training._trim_history(history, 2)
-    assert history.read_text() == "epoch,loss\n0,3.0\n1,2.0\n"
+    finished = "epoch,loss\n" + "".join(f"{e},{10 - e / 2}\n" for e in range(12))
+    history.write_text(finished + "12,4.5\n13,4.")  # epochs 12, 13 not in the backup; 13's row cut short
+    training._trim_history(history, 12)
+    assert history.read_text() == finished
+    history.write_text(finished + "1")  # epoch 12's row cut after its first digit: it reads as epoch 1
+    training._trim_history(history, 12)
+    assert history.read_text() == finished
 
 
 def test_ctrl_c_while_reading_a_folder_stops_the_reading(tmp_path, monkeypatch):
@@ -165,12 +169,21 @@ def test_ctrl_c_while_reading_a_folder_stops_the_reading(tmp_path, monkeypatch):
 
     def slow_reason(path, image_size):
         read.append(path)
-        if len(read) == 10:
-            os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.01)
         return original(path, image_size)
 
+    class CtrlC:
+        """Ctrl-C arriving while the main thread counts a read image (outside Executor.map)."""
+
+        seen = 0
+
+        def reached(self, point):
+            self.seen += 1
+            if self.seen == 10:
+                raise KeyboardInterrupt
+
     monkeypatch.setattr(data, "_skip_reason", slow_reason)
+    monkeypatch.setattr(data, "_testhook", CtrlC())
     with pytest.raises(KeyboardInterrupt):
         data.find_images(folder, progress=False, workers=2)
     assert len(read) < 300  # the images not yet started were cancelled

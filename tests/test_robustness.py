@@ -78,7 +78,8 @@ def test_interrupted_run_resumes_to_the_same_end(tmp_path, point, signame, finis
         assert load_vae(out / "model.keras").latent_dim == 8  # never half-written
         assert not (out / "epochs" / f"epoch_{finished + 2:03d}.png").exists()
 
-    (out / ".model.tmp.keras").write_bytes(b"half")  # what a kill -9 during a write would leave
+    (out / "epochs").mkdir(exist_ok=True)
+    (out / "epochs" / ".epoch_001.tmp.png").write_bytes(b"half")  # what a kill -9 during a write would leave
     result = run_cli(*TRAIN, "--out", out)
     assert result.returncode == 0, result.stderr[-3000:]
     if finished:

@@ -133,7 +133,7 @@ def default_out(data: str) -> Path:
 def _check_writable(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
+        probe = out / ".write-test.tmp"  # a kill here leaves a temporary file that training removes
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:
@@ -181,7 +181,7 @@ def _run_state(out: Path, config: dict, epochs: int, overwrite: bool) -> str:
     if (out / "model.keras").exists() and saved.get("epochs") == epochs and not saved.get("finished") \
             and _history_epochs(out) == list(range(epochs)):
         # killed after the last epoch, before the run was marked finished: it is finished
-        config_file.write_text(json.dumps({**saved, "finished": True}, indent=2))
+        _write_config(out, {**saved, "finished": True})
         saved["finished"] = True
     if (out / "model.keras").exists() and saved.get("epochs") == epochs and saved.get("finished"):
         return "finished"
@@ -189,6 +189,12 @@ def _run_state(out: Path, config: dict, epochs: int, overwrite: bool) -> str:
         raise UsageError(f"{out} holds a finished run of {saved.get('epochs')} epochs; "
                          "choose another --out or pass --overwrite")
     return "new"
+
+
+def _write_config(out: Path, config: dict) -> None:
+    from vae_tutorial.training import replace_atomically
+
+    replace_atomically(lambda p: p.write_text(json.dumps(config, indent=2)), out / "config.json")
 
 
 def _history_epochs(out: Path) -> list[int]:
@@ -220,7 +226,7 @@ def _write_figures(model, val_paths, out: Path, seed: int, image_size: int) -> N
 def cmd_train(args) -> int:
     from vae_tutorial.data import find_images, make_pipeline, split_paths
     from vae_tutorial.model import load_vae
-    from vae_tutorial.training import TrainingDiverged, build_vae, resume_epoch, train
+    from vae_tutorial.training import TrainingDiverged, build_vae, replace_atomically, resume_epoch, train
 
     out = args.out or default_out(args.data)
     _check_writable(out)
@@ -234,7 +240,8 @@ def cmd_train(args) -> int:
     folder_path, group_of, name = resolve_data(args.data, out, args.seed, args.shapes)
     say(f"reading images from {folder_path}")
     folder = find_images(folder_path, image_size=image_size)
-    (out / "skipped.txt").write_text("".join(f"{p}\t{r}\n" for p, r in folder.skipped), encoding="utf-8")
+    skipped = "".join(f"{p}\t{r}\n" for p, r in folder.skipped)
+    replace_atomically(lambda p: p.write_text(skipped, encoding="utf-8"), out / "skipped.txt")
     say(f"{len(folder.paths)} usable images, {len(folder.skipped)} skipped"
         + (f" (each listed with its reason in {out / 'skipped.txt'})" if folder.skipped else ""))
     for path, reason in folder.skipped[:5]:
@@ -259,7 +266,7 @@ def cmd_train(args) -> int:
     val_ds = make_pipeline(val_paths, args.batch_size, shuffle=False, image_size=image_size) if val_paths else None
     model = build_vae(latent_dim=args.latent_dim, learning_rate=args.learning_rate, image_size=image_size,
                       seed=args.seed)
-    (out / "config.json").write_text(json.dumps({**config, "epochs": args.epochs, "finished": False}, indent=2))
+    _write_config(out, {**config, "epochs": args.epochs, "finished": False})
     if state == "resume":
         say(f"resuming the interrupted run in {out} after epoch {resume_epoch(out)}")
     say(f"training for {args.epochs} epochs; outputs go to {out}")
@@ -273,7 +280,7 @@ def cmd_train(args) -> int:
         raise UsageError(f"training diverged: {exc}; {kept}; try a smaller --learning-rate "
                          "(with another --out or --overwrite)") from None
     elapsed = time.perf_counter() - start
-    (out / "config.json").write_text(json.dumps({**config, "epochs": args.epochs, "finished": True}, indent=2))
+    _write_config(out, {**config, "epochs": args.epochs, "finished": True})
     _write_figures(model, val_paths or train_paths, out, args.seed, image_size)
     last = {k: v[-1] for k, v in history.history.items() if v}
     summary = ", ".join(f"{k} {last[k]:.2f}" for k in ("val_reconstruction_loss", "val_kl_loss") if k in last)

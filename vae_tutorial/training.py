@@ -8,8 +8,9 @@ Keras callbacks do the bookkeeping:
   so running the same command again resumes an interrupted run. It runs last at the end
   of an epoch: once it has saved, every other output of that epoch is complete;
 - ``CSVLogger`` appends each epoch's losses to ``history.csv``;
-- ``TerminateOnNaN`` stops a diverging run at the first NaN or infinite loss and raises
-  :class:`TrainingDiverged`, leaving every file as it was after the last good epoch;
+- :class:`StopOnDivergence` (a ``TerminateOnNaN``) stops a diverging run at the first NaN
+  or infinite loss and raises :class:`TrainingDiverged`, leaving every file as it was
+  after the last good epoch;
 - :class:`SampleGrid` writes a grid decoded from a fixed set of z after each epoch;
 - :class:`Throughput` adds the epoch's training images per second to the logs.
 """
@@ -156,8 +157,9 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     Keras writes ``backup/latest.weights.h5`` and ``training_metadata.json`` in place, so a
     kill during the write leaves a half-written file. Here the weights are renamed into
     place first and the metadata (the epoch to resume after) last: the metadata never
-    names an epoch whose weights are not complete. With ``double_checkpoint`` the
-    previous state is kept as ``*.bkp`` (copied, then renamed).
+    names an epoch whose weights are not complete (a kill -9 between the two renames
+    repeats one epoch on resume). With ``double_checkpoint`` the previous state is kept
+    as ``*.bkp`` (copied, then renamed).
     """
 
     def _save_model(self):

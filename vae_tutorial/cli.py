@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument("--shapes", type=_positive_int, default=2000, help="images in the shapes set (default 2000)")
     train.add_argument("--overwrite", action="store_true", help="start again in an --out folder that holds a run")
+    train.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
+                       help="tf.distribute strategy: 'mirrored' trains on every GPU of this machine, 'multiworker' "
+                       "on several machines described by $TF_CONFIG; --batch-size is then split across them "
+                       "(default: 'default', one device)")
     train.set_defaults(func=cmd_train)
 
     generate = commands.add_parser("generate", help="decode random z ~ N(0, I) into new images",
@@ -226,7 +230,7 @@ def _write_figures(model, val_paths, out: Path, seed: int, image_size: int) -> N
 def cmd_train(args) -> int:
     from vae_tutorial.data import find_images, make_pipeline, split_paths
     from vae_tutorial.model import load_vae
-    from vae_tutorial.training import TrainingDiverged, build_vae, replace_atomically, resume_epoch, train
+    from vae_tutorial.training import TrainingDiverged, build_vae, make_strategy, replace_atomically, resume_epoch, train
 
     out = args.out or default_out(args.data)
     _check_writable(out)
@@ -264,8 +268,12 @@ def cmd_train(args) -> int:
     keras.utils.set_random_seed(args.seed)
     train_ds = make_pipeline(train_paths, args.batch_size, shuffle=True, seed=args.seed, image_size=image_size)
     val_ds = make_pipeline(val_paths, args.batch_size, shuffle=False, image_size=image_size) if val_paths else None
+    try:
+        strategy = make_strategy(args.strategy)
+    except (ValueError, KeyError, RuntimeError) as exc:  # e.g. a malformed $TF_CONFIG
+        raise UsageError(f"cannot start --strategy {args.strategy}: {' '.join(str(exc).split())[:200]}") from None
     model = build_vae(latent_dim=args.latent_dim, learning_rate=args.learning_rate, image_size=image_size,
-                      seed=args.seed)
+                      seed=args.seed, strategy=strategy)
     _write_config(out, {**config, "epochs": args.epochs, "finished": False})
     if state == "resume":
         say(f"resuming the interrupted run in {out} after epoch {resume_epoch(out)}")

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -58,7 +57,7 @@ def assert_one_line_error(result, *phrases):
 # (where, signal, epochs finished and committed to backup/ when the signal arrives)
 KILL_POINTS = [
     ("image:50", "INT", 0),        # while reading the folder (50 of 200 images read)
-    ("batch:9", "TERM", 1),        # mid-epoch: the 3rd of 6 batches of epoch 2
+    ("epoch2-batch:1", "TERM", 1),  # mid-epoch: after the first of 6 batches of epoch 2
     ("checkpoint:2", "INT", 1),    # model.keras of epoch 2 written to its temporary file, not renamed
     ("backup:2", "TERM", 1),       # backup weights of epoch 2 written to their temporary file, not renamed
 ]
@@ -288,7 +287,7 @@ def test_lambda_layer_is_refused_by_load_vae(tmp_path):
 
 def test_an_output_folder_never_mixes_two_runs(tmp_path):
     out = tmp_path / "run"
-    result = run_cli(*TRAIN, "--out", out, env={"VAE_TUTORIAL_TEST_INTERRUPT": "batch:14:TERM"})
+    result = run_cli(*TRAIN, "--out", out, env={"VAE_TUTORIAL_TEST_INTERRUPT": "epoch3-batch:1:TERM"})
     assert result.returncode == 130 and training.resume_epoch(out) == 2, result.stderr[-2000:]
     for change, phrase in [(["--latent-dim", "16"], "different settings (latent_dim: 8, now 16)"),
                            (["--shapes", "300"], "different settings (shapes: 200, now 300)"),

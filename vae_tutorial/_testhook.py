@@ -1,11 +1,12 @@
 """A test hook: send this process a signal at a named point, so tests interrupt at exact places.
 
 Only the tests use it. ``VAE_TUTORIAL_TEST_INTERRUPT=POINT:N:SIGNAL`` (for example
-``batch:9:TERM``) sends SIGNAL (``INT`` or ``TERM``) to this process the N-th time the
-code reaches POINT. The points are:
+``epoch2-batch:1:TERM``) sends SIGNAL (``INT`` or ``TERM``) to this process the N-th time
+the code reaches POINT. The points are:
 
 - ``image``: one image of the folder has been read (``data.find_images``);
-- ``batch``: one training batch has ended;
+- ``epochE-batch``: a training batch (or a group of ``steps_per_execution`` batches) of
+  epoch E (1-based) has ended;
 - ``checkpoint``: ``model.keras`` is written to its temporary file, not yet renamed;
 - ``backup``: the backup weights are written to their temporary file, not yet renamed.
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -179,11 +178,11 @@ def table(rows, headers):
 
 
 def peak_memory(kind, paths_file, epochs, batch_size):
-    """Peak resident memory (MiB) of a training run in a fresh process."""
+    """Peak resident memory and memory at the end (MiB) of a training run in a fresh process (Linux)."""
     command = [sys.executable, __file__, "--child-memory", kind, paths_file, str(epochs), str(batch_size)]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
-        return f"failed ({result.stderr.strip().splitlines()[-1:]})"
+        return f"failed ({result.stderr.strip().splitlines()[-1:]}) | -"
     return result.stdout.strip().splitlines()[-1]
 
 
@@ -196,7 +195,9 @@ def child_memory(kind, paths_file, epochs, batch_size):
             train(build_vae(), data, None, epochs=epochs, out_dir=out, images_per_epoch=len(paths), verbose=0)
     else:
         build_reference().fit(data, epochs=epochs, verbose=0)
-    print(f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")  # kilobytes on Linux
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    mib = lambda key: int(status[key].split()[0]) // 1024  # noqa: E731  (the values are in kB)
+    print(f"{mib('VmHWM')} | {mib('VmRSS')}")
 
 
 def quality(paths, epochs, batch_size, out_dir):
@@ -280,8 +281,8 @@ def main():
 
     memory_epochs = 2
     print(f"\nPeak resident memory of a training run ({memory_epochs} epochs on the {images} images, own process):\n")
-    print(table([[kind, peak_memory(kind, str(paths_file), memory_epochs, args.batch_size)]
-                 for kind in ("vae_tutorial", "keras-io reference")], ["run", "peak RSS MiB"]))
+    print(table([[kind, *peak_memory(kind, str(paths_file), memory_epochs, args.batch_size).split(" | ")]
+                 for kind in ("vae_tutorial", "keras-io reference")], ["run", "peak RSS MiB", "RSS at the end MiB"]))
 
     if quality_epochs:
         results, n_train, n_val = quality(all_paths, quality_epochs, args.batch_size, out_dir)

@@ -84,3 +84,18 @@ def test_mirrored_losses_are_consistent_with_one_device(runs):
     # The reported loss is the sum of its parts also with two replicas (no double counting).
     for total, rec, kl in zip(mirrored["loss"], mirrored["reconstruction_loss"], mirrored["kl_loss"]):
         assert total == pytest.approx(rec + kl, rel=1e-4)
+
+
+def test_cli_trains_under_mirrored_strategy_and_rejects_a_bad_tf_config(tmp_path):
+    from conftest import run_cli
+
+    out = tmp_path / "run"
+    result = run_cli("train", "--data", "shapes", "--shapes", "96", "--epochs", "1", "--latent-dim", "8",
+                     "--batch-size", "32", "--strategy", "mirrored", "--out", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (out / "model.keras").exists()
+    result = run_cli("train", "--data", "shapes", "--shapes", "96", "--epochs", "1", "--strategy", "multiworker",
+                     "--out", tmp_path / "bad", env={"TF_CONFIG": "{not json"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("vae-tutorial: error: cannot start --strategy multiworker")
+    assert "Traceback" not in result.stderr

@@ -1,6 +1,7 @@
 import csv
 import os
 
+import keras
 import numpy as np
 import pytest
 
@@ -11,7 +12,7 @@ from vae_tutorial.training import build_vae, epochs_from_env, fixed_latents, res
 
 def test_build_vae_is_compiled_with_adam():
     model = build_vae(latent_dim=4, learning_rate=0.01)
-    assert model.compiled and model.built and type(model.optimizer).__name__ == "Adam"
+    assert model.compiled and model.built and isinstance(model.optimizer, keras.optimizers.Adam)
     assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
     with pytest.raises(ValueError, match="learning_rate"):
         build_vae(learning_rate=0)
@@ -47,3 +48,34 @@ def test_train_writes_every_output_and_resumes(shapes_folder, tmp_path):
     z = fixed_latents(2, 8)
     np.testing.assert_array_equal(load_vae(out / "model.keras").decoder(z), model.decoder(z))
     assert not [p for p in os.listdir(out) if p.startswith(".")]  # no temporary files left
+
+
+def test_load_or_train_trains_when_missing_and_loads_when_present(shapes_folder, tmp_path, capsys):
+    from vae_tutorial.training import load_or_train
+
+    out = tmp_path / "run"
+    trained = load_or_train(out / "model.keras", shapes_folder, epochs=1, out_dir=out, latent_dim=4)
+    assert "training a new one for 1 epochs" in capsys.readouterr().out
+    assert (out / "model.keras").is_file() and trained.latent_dim == 4
+    loaded = load_or_train(out / "model.keras", shapes_folder, epochs=1, out_dir=tmp_path / "unused", latent_dim=4)
+    assert "Loaded the trained model" in capsys.readouterr().out
+    assert not (tmp_path / "unused").exists()
+    z = np.zeros((1, 4), "float32")
+    np.testing.assert_allclose(loaded.decoder(z), trained.decoder(z), atol=1e-6)
+
+
+def test_precision_mixed_bfloat16_keeps_outputs_and_loss_in_float32(shapes_folder):
+    model = build_vae(latent_dim=8, precision="mixed_bfloat16")
+    assert model.encoder.get_layer("conv_1").compute_dtype == "bfloat16"
+    assert model.encoder.get_layer("conv_1").kernel.dtype == "float32"  # weights stay float32
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is untouched
+    images = np.random.default_rng(0).random((4, 64, 64, 3), dtype=np.float32)
+    x_hat, mu, log_var = model(images)
+    assert x_hat.dtype == mu.dtype == log_var.dtype == "float32"
+    loss = model.fit(images, epochs=1, batch_size=4, verbose=0).history["loss"][0]
+    assert np.isfinite(loss)
+    assert build_vae(latent_dim=8, precision="float32").encoder.get_layer("conv_1").compute_dtype == "float32"
+    with pytest.raises(ValueError, match="precision"):
+        build_vae(precision="float16")
+    with pytest.raises(ValueError, match="strategy"):
+        build_vae(strategy="tpu")

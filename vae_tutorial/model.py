@@ -6,11 +6,13 @@
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from vae_tutorial.decoder import build_decoder
 from vae_tutorial.encoder import build_encoder, check_sizes
 from vae_tutorial.losses import REDUCTIONS, vae_loss
+from vae_tutorial.optimizers import FusedAdam  # noqa: F401  (saved models name it; importing registers it)
 from vae_tutorial.sampling import Sampling
 
 # log_var is clipped to this range before it is used: exp(10) ≈ 22 000 is a huge variance
@@ -28,6 +30,8 @@ class VAE(keras.Model):
         reconstruction_reduction: ``"sum"`` (correct, the default) or ``"mean"`` (the
             per-pixel mean that collapses the posterior; for demonstration).
         seed: optional int seed for the sampling noise.
+        dtype: the dtype policy of the layers, e.g. ``"mixed_bfloat16"`` (compute in bfloat16,
+            weights in float32); the loss, ``mu``, ``log_var`` and the images stay float32.
 
     Call arguments:
         x: images, shape (batch, image_size, image_size, 3).
@@ -49,9 +53,10 @@ class VAE(keras.Model):
         self.image_size = image_size
         self.reconstruction_reduction = reconstruction_reduction
         self.seed = seed
-        self.encoder = build_encoder(latent_dim, image_size)
-        self.sampling = Sampling(seed=seed, name="sampling")
-        self.decoder = build_decoder(latent_dim, image_size)
+        policy = self.dtype_policy  # from the `dtype` argument, saved and restored with the model
+        self.encoder = build_encoder(latent_dim, image_size, dtype=policy)
+        self.sampling = Sampling(seed=seed, name="sampling", dtype=policy)
+        self.decoder = build_decoder(latent_dim, image_size, dtype=policy)
         self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
 
@@ -60,8 +65,10 @@ class VAE(keras.Model):
         self.built = True
 
     def encode(self, x, training=False):
-        """``(mu, log_var)`` for images ``x``, log_var clipped to a numerically safe range."""
+        """``(mu, log_var)`` for images ``x``, log_var clipped to [-20, 10] (``LOG_VAR_MIN``,
+        ``LOG_VAR_MAX``): variances from about 2e-9 to 22 000, so ``exp`` never overflows."""
         mu, log_var = self.encoder(x, training=training)
+        mu, log_var = ops.cast(mu, "float32"), ops.cast(log_var, "float32")  # float32 also under mixed precision
         return mu, ops.clip(log_var, LOG_VAR_MIN, LOG_VAR_MAX)
 
     def call(self, x, training=False):
@@ -76,7 +83,9 @@ class VAE(keras.Model):
         losses = vae_loss(x, reconstruction, mu, log_var, self.reconstruction_reduction)
         self.reconstruction_loss_tracker.update_state(losses["reconstruction_loss"])
         self.kl_loss_tracker.update_state(losses["kl_loss"])
-        return losses["loss"]
+        # Under tf.distribute Keras sums the replicas' gradients and multiplies the loss it
+        # reports by the number of replicas: return this replica's share, as Keras' losses do.
+        return losses["loss"] / tf.distribute.get_strategy().num_replicas_in_sync
 
     def compute_output_shape(self, input_shape):
         batch = input_shape[0]

@@ -4,9 +4,13 @@
 
 The randomness sits in ``eps``, outside the path from the encoder to ``z``, so gradients
 flow to ``mu`` and ``log_var``.
+
+Under ``tf.distribute`` every replica holds a copy of the seed state, so the replica's number
+is added to the seed: each replica's part of the batch gets its own noise.
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 
@@ -33,7 +37,11 @@ class Sampling(keras.layers.Layer):
 
     def call(self, inputs):
         mu, log_var = inputs
-        eps = keras.random.normal(ops.shape(mu), dtype=mu.dtype, seed=self.seed_generator)
+        seed = self.seed_generator.next()
+        replica = tf.distribute.get_replica_context()
+        if replica is not None and replica.num_replicas_in_sync > 1:
+            seed = seed + tf.cast(tf.stack([replica.replica_id_in_sync_group, 0]), seed.dtype)
+        eps = tf.random.stateless_normal(ops.shape(mu), seed=seed, dtype=mu.dtype)  # what keras.random.normal does
         return mu + ops.exp(0.5 * log_var) * eps
 
     def compute_output_shape(self, input_shape):

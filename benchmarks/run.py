@@ -1,0 +1,299 @@
+"""Training speed of vae_tutorial against a plain keras-io-style VAE, measured side by side.
+
+    python benchmarks/run.py            # the full table (about 10 minutes on 2 CPU cores)
+    python benchmarks/run.py --quick    # a smaller run (about 3 minutes)
+    python benchmarks/run.py --ablation # also each change on its own
+
+Every model trains on the same cached tf.data pipeline of emoji PNGs, one epoch at a time,
+in turns (A, B, A, B, ...), and the table gives medians: on a shared machine the turns see
+the same load. Two rates per model: images per second of wall time, and images per second of
+this process's CPU time (steadier when other programs share the CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import vae_tutorial  # noqa: E402,F401  (imports TensorFlow quietly)
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from reference import build_reference, torch_vae  # noqa: E402
+from vae_tutorial import datasets  # noqa: E402
+from vae_tutorial.data import find_images, make_pipeline, split_paths  # noqa: E402
+from vae_tutorial.training import build_vae, default_precision, train  # noqa: E402
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_line() -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"{cpu_model()}, {os.cpu_count()} logical CPUs; TensorFlow {tf.__version__}, Keras {keras.__version__}; "
+            f"load average {load}")
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall and CPU seconds of each epoch's training batches (validation excluded)."""
+
+    def __init__(self):
+        super().__init__()
+        self.wall, self.cpu = [], []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = (time.perf_counter(), time.process_time())
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.end = (time.perf_counter(), time.process_time())
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.wall.append(self.end[0] - self.start[0])
+        self.cpu.append(self.end[1] - self.start[1])
+
+
+class Contender:
+    """A model trained one epoch per call; it records each epoch's wall and CPU time."""
+
+    def __init__(self, name, note, make):
+        self.name, self.note, self.make = name, note, make
+        self.wall, self.cpu = [], []
+
+    def epoch(self, data, images, out_dir):
+        raise NotImplementedError
+
+
+class ProjectContender(Contender):
+    """``build_vae()`` trained with ``vae_tutorial.training.train``, as the command line does."""
+
+    def epoch(self, data, images, out_dir):
+        if not hasattr(self, "model"):
+            keras.utils.set_random_seed(0)
+            self.model = self.make()
+        timer = EpochTimer()
+        train(self.model, data, None, epochs=1, out_dir=out_dir / self.name, images_per_epoch=images, verbose=0,
+              extra_callbacks=[timer])
+        self.wall += timer.wall
+        self.cpu += timer.cpu
+
+
+class FitContender(Contender):
+    """A model trained with plain ``fit``."""
+
+    def epoch(self, data, images, out_dir):
+        if not hasattr(self, "model"):
+            keras.utils.set_random_seed(0)
+            self.model = self.make()
+        timer = EpochTimer()
+        self.model.fit(data, epochs=1, verbose=0, callbacks=[timer])
+        self.wall += timer.wall
+        self.cpu += timer.cpu
+
+
+class TorchContender(Contender):
+    def epoch(self, data, images, out_dir):
+        if not hasattr(self, "step"):
+            self.model, self.step = self.make()
+        start = (time.perf_counter(), time.process_time())
+        for batch in data.as_numpy_iterator():
+            self.step(batch)
+        self.wall.append(time.perf_counter() - start[0])
+        self.cpu.append(time.process_time() - start[1])
+
+
+def project(**kwargs):
+    return lambda: build_vae(**kwargs)
+
+
+def contenders(ablation: bool, with_torch: bool) -> list[Contender]:
+    chosen = [
+        ProjectContender("vae_tutorial", f"build_vae() defaults (precision {default_precision()}, fused Adam), "
+                         "trained by training.train", project()),
+        FitContender("keras-io reference", "same model and loss: custom train_step, GradientTape, float32, "
+                     "Keras Adam, no XLA", build_reference),
+    ]
+    if ablation:
+        chosen += [
+            ProjectContender("float32, Keras Adam", "build_vae before this work: float32, keras.optimizers.Adam",
+                             lambda: _with_keras_adam(build_vae(precision="float32"))),
+            ProjectContender("float32, fused Adam", "float32 with the fused Adam kernel", project(precision="float32")),
+            ProjectContender("bfloat16, Keras Adam", "mixed bfloat16 with keras.optimizers.Adam",
+                             lambda: _with_keras_adam(build_vae(precision="mixed_bfloat16"))),
+            ProjectContender("defaults + steps_per_execution 16", "", project(steps_per_execution=16)),
+            ProjectContender("defaults + XLA", "jit_compile=True", project(jit_compile=True)),
+            ProjectContender("float32 + XLA", "jit_compile=True", project(precision="float32", jit_compile=True)),
+        ]
+    if with_torch:
+        try:
+            import torch
+
+            chosen.append(TorchContender(f"PyTorch {torch.__version__.split('+')[0]} eager",
+                                         f"same model and loss, float32, {torch.get_num_threads()} threads",
+                                         torch_vae))
+        except ImportError:
+            print("note: PyTorch is not installed (pip install '.[torch]'); its row is left out\n")
+    return chosen
+
+
+def _with_keras_adam(model):
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    return model
+
+
+def timed_passes(data, passes):
+    """Images per second of each full pass over ``data``."""
+    rates = []
+    for _ in range(passes):
+        start, n = time.perf_counter(), 0
+        for batch in data:
+            n += int(batch.shape[0])
+        rates.append(n / (time.perf_counter() - start))
+    return rates
+
+
+def table(rows, headers):
+    widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
+    line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
+    return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
+
+
+def peak_memory(kind, paths_file, epochs, batch_size):
+    """Peak resident memory and memory at the end (MiB) of a training run in a fresh process (Linux)."""
+    command = [sys.executable, __file__, "--child-memory", kind, paths_file, str(epochs), str(batch_size)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        return f"failed ({result.stderr.strip().splitlines()[-1:]}) | -"
+    return result.stdout.strip().splitlines()[-1]
+
+
+def child_memory(kind, paths_file, epochs, batch_size):
+    paths = Path(paths_file).read_text().splitlines()
+    data = make_pipeline(paths, batch_size, shuffle=True, seed=0)
+    keras.utils.set_random_seed(0)
+    if kind == "vae_tutorial":
+        with tempfile.TemporaryDirectory() as out:
+            train(build_vae(), data, None, epochs=epochs, out_dir=out, images_per_epoch=len(paths), verbose=0)
+    else:
+        build_reference().fit(data, epochs=epochs, verbose=0)
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    mib = lambda key: int(status[key].split()[0]) // 1024  # noqa: E731  (the values are in kB)
+    print(f"{mib('VmHWM')} | {mib('VmRSS')}")
+
+
+def quality(paths, epochs, batch_size, out_dir):
+    """Validation loss after ``epochs`` epochs: the project's default, float32, and the reference."""
+    train_paths, val_paths = split_paths(paths, 0.1, seed=0, group_of=datasets.emoji_group_of())
+    train_ds = make_pipeline(train_paths, batch_size, shuffle=True, seed=0)
+    val_ds = make_pipeline(val_paths, batch_size, shuffle=False)
+    results = {}
+    for name, slug, make in [("vae_tutorial (defaults)", "defaults", lambda: build_vae()),
+                             ("vae_tutorial float32", "float32", lambda: build_vae(precision="float32")),
+                             ("keras-io reference", "reference", build_reference)]:
+        keras.utils.set_random_seed(0)
+        model = make()
+        if name.startswith("vae_tutorial"):
+            history = train(model, train_ds, val_ds, epochs=epochs, out_dir=out_dir / f"quality-{slug}",
+                            images_per_epoch=len(train_paths), verbose=0).history
+        else:
+            history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0).history
+        results[name] = history["val_loss"][-1]
+    return results, len(train_paths), len(val_paths)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer images, turns and epochs")
+    parser.add_argument("--ablation", action="store_true", help="also time each change on its own")
+    parser.add_argument("--images", type=int, help="training images for the speed table (default 1280, quick 640)")
+    parser.add_argument("--turns", type=int, help="epochs per model after the first (default 5, quick 3)")
+    parser.add_argument("--quality-epochs", type=int, help="epochs for the validation loss (default 5, quick 2; 0: skip)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when installed")
+    parser.add_argument("--child-memory", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_memory:
+        kind, paths_file, epochs, batch_size = args.child_memory
+        return child_memory(kind, paths_file, int(epochs), int(batch_size))
+
+    images = args.images or (640 if args.quick else 1280)
+    turns = args.turns or (3 if args.quick else 5)
+    quality_epochs = args.quality_epochs if args.quality_epochs is not None else (2 if args.quick else 5)
+    out_dir = Path(tempfile.mkdtemp(prefix="vae-bench-"))
+    print(f"Machine: {machine_line()}")
+    print(f"Command: python benchmarks/run.py {' '.join(sys.argv[1:])}".rstrip())
+
+    all_paths = [str(p) for p in find_images(datasets.emoji_dir(), progress=False).paths]
+    paths = all_paths[:images]
+    images = len(paths)
+    paths_file = out_dir / "paths.txt"
+    paths_file.write_text("\n".join(paths))
+
+    # The input pipeline: the first pass decodes and resizes every PNG, later passes read the cache.
+    data = make_pipeline(paths, args.batch_size, shuffle=True, seed=0)
+    first = timed_passes(data, 1)[0]
+    cached = statistics.median(timed_passes(data, 3))
+
+    runners = contenders(args.ablation, not args.no_torch)
+    for turn in range(turns + 1):  # turn 0 is the first epoch (tracing and compilation included)
+        for runner in runners:
+            runner.epoch(data, images, out_dir)
+    print(f"\nTraining: {images} emoji images (64×64), batch {args.batch_size}, {turns} timed epochs per model "
+          f"after the first, taken in turns; medians. Load average now {os.getloadavg()[0]:.2f}.\n")
+    reference = next(r for r in runners if r.name == "keras-io reference")
+    ref_rate = images / statistics.median(reference.wall[1:])
+    ref_cpu_rate = images / statistics.median(reference.cpu[1:])
+    rows = []
+    for r in runners:
+        rate, cpu_rate = images / statistics.median(r.wall[1:]), images / statistics.median(r.cpu[1:])
+        rows.append([r.name, f"{rate:.0f}", f"{rate / ref_rate:.2f}×", f"{cpu_rate:.0f}",
+                     f"{cpu_rate / ref_cpu_rate:.2f}×", f"{r.wall[0]:.1f}", f"{statistics.median(r.wall[1:]):.1f}"])
+    print(table(rows, ["model", "images/s", "vs reference", "images/CPU-s", "vs reference (CPU)",
+                       "first epoch s", "later epochs s"]))
+    for r in runners:
+        if r.note:
+            print(f"  {r.name}: {r.note}")
+    project_rate = images / statistics.median(runners[0].wall[1:])
+
+    print(f"\nInput pipeline (make_pipeline on {images} PNGs, batch {args.batch_size}):\n")
+    print(table([["first pass (Pillow decode, resize, cache)", f"{first:.0f}", f"{first / project_rate:.1f}×"],
+                 ["cached passes (median of 3)", f"{cached:.0f}", f"{cached / project_rate:.1f}×"]],
+                ["pass", "images/s", "vs vae_tutorial training"]))
+
+    memory_epochs = 2
+    print(f"\nPeak resident memory of a training run ({memory_epochs} epochs on the {images} images, own process):\n")
+    print(table([[kind, *peak_memory(kind, str(paths_file), memory_epochs, args.batch_size).split(" | ")]
+                 for kind in ("vae_tutorial", "keras-io reference")], ["run", "peak RSS MiB", "RSS at the end MiB"]))
+
+    if quality_epochs:
+        results, n_train, n_val = quality(all_paths, quality_epochs, args.batch_size, out_dir)
+        ref = results["keras-io reference"]
+        print(f"\nQuality: validation loss (per image) after {quality_epochs} epochs on the emoji set "
+              f"({n_train} training, {n_val} validation images), seed 0:\n")
+        print(table([[k, f"{v:.2f}", f"{100 * (v - ref) / ref:+.2f} %"] for k, v in results.items()],
+                    ["model", "val_loss", "vs reference"]))
+    print(f"\nLoad average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    shutil.rmtree(out_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -17,8 +17,13 @@ stamp=".venv/.vae-tutorial-installed${extras}"
 want="$(cat pyproject.toml package-lock.json | sha256sum | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing vae-tutorial${extras} and its dependencies into .venv (about a minute)"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+  log=.venv/pip-install.log
+  if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip &&
+         .venv/bin/python -m pip install --disable-pip-version-check -e ".${extras}"; } > "$log" 2>&1; then
+    tail -n 30 "$log"
+    echo "setup: pip install failed; the full log is in $log" >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi
 

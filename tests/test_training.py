@@ -50,6 +50,20 @@ def test_train_writes_every_output_and_resumes(shapes_folder, tmp_path):
     assert not [p for p in os.listdir(out) if p.startswith(".")]  # no temporary files left
 
 
+def test_load_or_train_trains_when_missing_and_loads_when_present(shapes_folder, tmp_path, capsys):
+    from vae_tutorial.training import load_or_train
+
+    out = tmp_path / "run"
+    trained = load_or_train(out / "model.keras", shapes_folder, epochs=1, out_dir=out, latent_dim=4)
+    assert "training a new one for 1 epochs" in capsys.readouterr().out
+    assert (out / "model.keras").is_file() and trained.latent_dim == 4
+    loaded = load_or_train(out / "model.keras", shapes_folder, epochs=1, out_dir=tmp_path / "unused", latent_dim=4)
+    assert "Loaded the trained model" in capsys.readouterr().out
+    assert not (tmp_path / "unused").exists()
+    z = np.zeros((1, 4), "float32")
+    np.testing.assert_allclose(loaded.decoder(z), trained.decoder(z), atol=1e-6)
+
+
 def test_precision_mixed_bfloat16_keeps_outputs_and_loss_in_float32(shapes_folder):
     model = build_vae(latent_dim=8, precision="mixed_bfloat16")
     assert model.encoder.get_layer("conv_1").compute_dtype == "bfloat16"

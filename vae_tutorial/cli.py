@@ -50,8 +50,15 @@ def _fraction(text):
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """``ArgumentParser`` whose errors are one line (argparse prints the usage above them)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Train a Variational Autoencoder on a folder of "
+    parser = _Parser(prog=PROG, description="Train a Variational Autoencoder on a folder of "
                                      "images, then generate new images and reconstruct existing ones.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -130,7 +137,7 @@ def default_out(data: str) -> Path:
 def _check_writable(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
+        probe = out / ".write-test.tmp"  # a kill here leaves a temporary file that training removes
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:
@@ -141,7 +148,8 @@ def _check_writable(out: Path) -> None:
 # train
 # ---------------------------------------------------------------------------------------
 
-CONFIG_KEYS = ("data", "latent_dim", "batch_size", "learning_rate", "validation_split", "seed", "image_size")
+CONFIG_KEYS = ("data", "shapes", "latent_dim", "batch_size", "learning_rate", "validation_split", "seed",
+               "image_size")
 
 
 def _run_state(out: Path, config: dict, epochs: int, overwrite: bool) -> str:
@@ -151,7 +159,7 @@ def _run_state(out: Path, config: dict, epochs: int, overwrite: bool) -> str:
     config_file = out / "config.json"
     if overwrite and out.exists():
         for name in ("config.json", "model.keras", "history.csv", "samples.png", "reconstructions.png",
-                     "skipped.txt", "backup", "epochs"):
+                     "skipped.txt", "backup", "epochs", "shapes"):
             target = out / name
             shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     if not config_file.exists():
@@ -167,14 +175,39 @@ def _run_state(out: Path, config: dict, epochs: int, overwrite: bool) -> str:
         k = different[0]
         raise UsageError(f"{out} holds a run with different settings ({k}: {saved.get(k)!r}, now {config.get(k)!r}); "
                          "choose another --out or pass --overwrite")
-    if resume_epoch(out) > 0:
+    done = resume_epoch(out)
+    if done > epochs:
+        raise UsageError(f"{out} holds an interrupted run that already finished {done} epochs, more than "
+                         f"--epochs {epochs}; ask for at least {done} epochs, or choose another --out "
+                         "or pass --overwrite")
+    if done > 0:
         return "resume"
+    if (out / "model.keras").exists() and saved.get("epochs") == epochs and not saved.get("finished") \
+            and _history_epochs(out) == list(range(epochs)):
+        # killed after the last epoch, before the run was marked finished: it is finished
+        _write_config(out, {**saved, "finished": True})
+        saved["finished"] = True
     if (out / "model.keras").exists() and saved.get("epochs") == epochs and saved.get("finished"):
         return "finished"
     if (out / "model.keras").exists() and saved.get("finished"):
         raise UsageError(f"{out} holds a finished run of {saved.get('epochs')} epochs; "
                          "choose another --out or pass --overwrite")
     return "new"
+
+
+def _write_config(out: Path, config: dict) -> None:
+    from vae_tutorial.training import replace_atomically
+
+    replace_atomically(lambda p: p.write_text(json.dumps(config, indent=2)), out / "config.json")
+
+
+def _history_epochs(out: Path) -> list[int]:
+    """The epoch numbers in ``out/history.csv``, in order ([] when there is none)."""
+    try:
+        rows = (out / "history.csv").read_text().splitlines()[1:]
+    except OSError:
+        return []
+    return [int(row.split(",", 1)[0]) for row in rows if row.split(",", 1)[0].isdigit()]
 
 
 def _write_figures(model, val_paths, out: Path, seed: int, image_size: int) -> None:
@@ -197,20 +230,22 @@ def _write_figures(model, val_paths, out: Path, seed: int, image_size: int) -> N
 def cmd_train(args) -> int:
     from vae_tutorial.data import find_images, make_pipeline, split_paths
     from vae_tutorial.model import load_vae
-    from vae_tutorial.training import build_vae, make_strategy, resume_epoch, train
+    from vae_tutorial.training import TrainingDiverged, build_vae, make_strategy, replace_atomically, resume_epoch, train
 
     out = args.out or default_out(args.data)
     _check_writable(out)
     image_size = 64
     config = {"data": args.data if args.data in ("emoji", "shapes") else str(Path(args.data).expanduser().resolve()),
               "latent_dim": args.latent_dim, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-              "validation_split": args.validation_split, "seed": args.seed, "image_size": image_size}
+              "validation_split": args.validation_split, "seed": args.seed, "image_size": image_size,
+              "shapes": args.shapes if args.data == "shapes" else None}
     state = _run_state(out, config, args.epochs, args.overwrite)
 
     folder_path, group_of, name = resolve_data(args.data, out, args.seed, args.shapes)
     say(f"reading images from {folder_path}")
     folder = find_images(folder_path, image_size=image_size)
-    (out / "skipped.txt").write_text("".join(f"{p}\t{r}\n" for p, r in folder.skipped), encoding="utf-8")
+    skipped = "".join(f"{p}\t{r}\n" for p, r in folder.skipped)
+    replace_atomically(lambda p: p.write_text(skipped, encoding="utf-8"), out / "skipped.txt")
     say(f"{len(folder.paths)} usable images, {len(folder.skipped)} skipped"
         + (f" (each listed with its reason in {out / 'skipped.txt'})" if folder.skipped else ""))
     for path, reason in folder.skipped[:5]:
@@ -239,22 +274,23 @@ def cmd_train(args) -> int:
         raise UsageError(f"cannot start --strategy {args.strategy}: {' '.join(str(exc).split())[:200]}") from None
     model = build_vae(latent_dim=args.latent_dim, learning_rate=args.learning_rate, image_size=image_size,
                       seed=args.seed, strategy=strategy)
-    (out / "config.json").write_text(json.dumps({**config, "epochs": args.epochs, "finished": False}, indent=2))
+    _write_config(out, {**config, "epochs": args.epochs, "finished": False})
     if state == "resume":
         say(f"resuming the interrupted run in {out} after epoch {resume_epoch(out)}")
     say(f"training for {args.epochs} epochs; outputs go to {out}")
     start = time.perf_counter()
-    history = train(model, train_ds, val_ds, epochs=args.epochs, out_dir=out,
-                    images_per_epoch=len(train_paths), seed=args.seed)
-    if model.stop_training and history.history.get("loss") and not all(
-            map(lambda v: v == v and abs(v) != float("inf"), history.history["loss"])):
-        epoch = resume_epoch(out) or len(history.history["loss"])
-        raise UsageError(f"training diverged (loss became NaN or infinite in epoch {epoch}); "
-                         f"the last good model is in {out / 'model.keras'}; try a smaller --learning-rate")
+    try:
+        history = train(model, train_ds, val_ds, epochs=args.epochs, out_dir=out,
+                        images_per_epoch=len(train_paths), seed=args.seed)
+    except TrainingDiverged as exc:
+        kept = (f"the model after epoch {exc.epoch - 1} is kept in {out / 'model.keras'}" if exc.epoch > 1
+                else "no epoch finished, so there is no model to keep")
+        raise UsageError(f"training diverged: {exc}; {kept}; try a smaller --learning-rate "
+                         "(with another --out or --overwrite)") from None
     elapsed = time.perf_counter() - start
-    (out / "config.json").write_text(json.dumps({**config, "epochs": args.epochs, "finished": True}, indent=2))
+    _write_config(out, {**config, "epochs": args.epochs, "finished": True})
     _write_figures(model, val_paths or train_paths, out, args.seed, image_size)
-    last = {k: v[-1] for k, v in history.history.items()}
+    last = {k: v[-1] for k, v in history.history.items() if v}
     summary = ", ".join(f"{k} {last[k]:.2f}" for k in ("val_reconstruction_loss", "val_kl_loss") if k in last)
     if "val_reconstruction_loss" in last:
         summary += f", per-pixel MSE {last['val_reconstruction_loss'] / (image_size * image_size * 3):.4f}"

@@ -18,12 +18,16 @@ from typing import Callable, Hashable, Sequence
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from vae_tutorial import _testhook
+
 IMAGE_SIZE = 64
 IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".jfif", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 )
-# Larger images are refused instead of decoded (a decompression-bomb guard): 12 000 × 12 000.
-MAX_PIXELS = 144_000_000
+# Larger images are refused instead of decoded (a decompression-bomb guard): Pillow's own
+# limit, about 89 million pixels (9 459 × 9 459). A 10 000 × 10 000 PNG would need 300 MB per
+# decoding thread only to be shrunk to 64 × 64.
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 
 
 class DataError(ValueError):
@@ -127,6 +131,9 @@ def _walk(directory: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
     candidates, skipped = [], []
     for root, dirs, files in os.walk(directory, onerror=None, followlinks=False):
         dirs.sort()
+        for name in dirs:
+            if Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+                skipped.append((Path(root) / name, "a folder, not an image file (its contents are searched)"))
         for name in sorted(files):
             path = Path(root) / name
             if name.startswith("."):
@@ -162,13 +169,19 @@ def find_images(
         raise DataError(f"not a folder: {directory}")
     candidates, skipped = _walk(directory)
     workers = workers or min(8, (os.cpu_count() or 1) + 2)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        reasons = pool.map(lambda p: _skip_reason(p, image_size), candidates)
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        results = pool.map(lambda p: _skip_reason(p, image_size), candidates)
         if progress and candidates:
             from tqdm.auto import tqdm
 
-            reasons = tqdm(reasons, total=len(candidates), desc="Reading images", unit="img", leave=False)
-        reasons = list(reasons)
+            results = tqdm(results, total=len(candidates), desc="Reading images", unit="img", leave=False)
+        reasons = []
+        for reason in results:
+            reasons.append(reason)
+            _testhook.reached("image")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # Ctrl-C: drop the images not started yet
     found = ImageFolder(directory)
     for path, reason in zip(candidates, reasons):
         if reason is None:

@@ -65,7 +65,8 @@ class VAE(keras.Model):
         self.built = True
 
     def encode(self, x, training=False):
-        """``(mu, log_var)`` for images ``x``, log_var clipped to a numerically safe range."""
+        """``(mu, log_var)`` for images ``x``, log_var clipped to [-20, 10] (``LOG_VAR_MIN``,
+        ``LOG_VAR_MAX``): variances from about 2e-9 to 22 000, so ``exp`` never overflows."""
         mu, log_var = self.encoder(x, training=training)
         mu, log_var = ops.cast(mu, "float32"), ops.cast(log_var, "float32")  # float32 also under mixed precision
         return mu, ops.clip(log_var, LOG_VAR_MIN, LOG_VAR_MAX)

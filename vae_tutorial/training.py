@@ -4,10 +4,13 @@ Keras callbacks do the bookkeeping:
 
 - ``ModelCheckpoint`` writes ``model.keras`` after every epoch (atomically: a temporary
   file, then a rename), so an interrupted run still leaves a loadable model;
-- ``BackupAndRestore`` keeps the training state in ``backup/``, so running the same
-  command again resumes an interrupted run;
+- ``BackupAndRestore`` keeps the training state in ``backup/`` (also written atomically),
+  so running the same command again resumes an interrupted run. It runs last at the end
+  of an epoch: once it has saved, every other output of that epoch is complete;
 - ``CSVLogger`` appends each epoch's losses to ``history.csv``;
-- ``TerminateOnNaN`` stops a diverging run;
+- :class:`StopOnDivergence` (a ``TerminateOnNaN``) stops a diverging run at the first NaN
+  or infinite loss and raises :class:`TrainingDiverged`, leaving every file as it was
+  after the last good epoch;
 - :class:`SampleGrid` writes a grid decoded from a fixed set of z after each epoch;
 - :class:`Throughput` adds the epoch's training images per second to the logs.
 """
@@ -16,12 +19,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from vae_tutorial import _testhook
 from vae_tutorial.model import VAE
 from vae_tutorial.optimizers import FusedAdam
 
@@ -118,12 +123,64 @@ def fixed_latents(n: int, latent_dim: int, seed: int = 0, temperature: float = 1
     return (temperature * np.random.default_rng(seed).standard_normal((n, latent_dim))).astype("float32")
 
 
+TMP_MARK = ".tmp"  # temporary files are ".<name>.tmp<suffix>" next to their target
+
+
+def _tmp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name[:-len(path.suffix) or None]}{TMP_MARK}{path.suffix}")
+
+
 def replace_atomically(write, path: str | os.PathLike) -> None:
-    """Call ``write(tmp_path)`` and rename the result onto ``path``: never a half-written file."""
+    """Call ``write(tmp_path)`` and rename the result onto ``path``: never a half-written file.
+
+    If ``write`` fails or is interrupted, the temporary file is removed and ``path`` is
+    left as it was.
+    """
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    write(tmp)
-    os.replace(tmp, path)
+    tmp = _tmp_path(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def remove_temporary_files(out_dir) -> list[Path]:
+    """Remove temporary files a killed run left in ``out_dir`` (and one level below); return them."""
+    out_dir = Path(out_dir)
+    found = [p for pattern in (f".*{TMP_MARK}*", f"*/.*{TMP_MARK}*") for p in out_dir.glob(pattern) if p.is_file()]
+    for path in found:
+        path.unlink()
+    return found
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; ``epoch`` is 1-based, as Keras prints it."""
+
+    def __init__(self, epoch, batch, loss):
+        super().__init__(f"the loss became {loss} in epoch {epoch} (batch {batch + 1})")
+        self.epoch, self.batch, self.loss = epoch, batch, loss
+
+
+class StopOnDivergence(keras.callbacks.TerminateOnNaN):
+    """``TerminateOnNaN`` that raises :class:`TrainingDiverged` naming the epoch.
+
+    Raising (rather than setting ``stop_training``) skips the end-of-epoch callbacks and
+    ``on_train_end``: the NaN weights are never saved, and ``model.keras``, ``backup/``
+    and ``history.csv`` stay as they were after the last good epoch.
+    """
+
+    def __init__(self):
+        super().__init__(raise_error=True)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            raise TrainingDiverged(self.epoch + 1, batch, float(loss))
 
 
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
@@ -134,15 +191,52 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
     def __init__(self, filepath, **kwargs):
         self.final_path = Path(filepath)
-        self.tmp_path = self.final_path.with_name(f".{self.final_path.stem}.tmp{self.final_path.suffix}")
+        self.tmp_path = _tmp_path(self.final_path)
         super().__init__(str(self.tmp_path), **kwargs)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs and not np.isfinite(logs.get("loss", 0.0)):
             return
-        super().on_epoch_end(epoch, logs)
-        if self.tmp_path.exists():
-            os.replace(self.tmp_path, self.final_path)
+        try:
+            super().on_epoch_end(epoch, logs)
+            if self.tmp_path.exists():
+                _testhook.reached("checkpoint")
+                os.replace(self.tmp_path, self.final_path)
+        except BaseException:
+            self.tmp_path.unlink(missing_ok=True)
+            raise
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` whose files are each written to a temporary file and renamed.
+
+    Keras writes ``backup/latest.weights.h5`` and ``training_metadata.json`` in place, so a
+    kill during the write leaves a half-written file. Here the weights are renamed into
+    place first and the metadata (the epoch to resume after) last: the metadata never
+    names an epoch whose weights are not complete (a kill -9 between the two renames
+    repeats one epoch on resume). With ``double_checkpoint`` the previous state is kept
+    as ``*.bkp`` (copied, then renamed).
+    """
+
+    def _save_model(self):
+        backup = Path(self.backup_dir)
+        backup.mkdir(parents=True, exist_ok=True)
+        weights, metadata = Path(self._weights_path), Path(self._training_metadata_path)
+        if self.double_checkpoint:
+            for current, previous in ((weights, self._prev_weights_path),
+                                      (metadata, self._prev_training_metadata_path)):
+                if current.exists():
+                    replace_atomically(lambda p: shutil.copyfile(current, p), previous)
+        tmp = backup / f".latest{TMP_MARK}.weights.h5"  # save_weights wants a name ending in .weights.h5
+        try:
+            self.model.save_weights(str(tmp), overwrite=True)
+            _testhook.reached("backup")
+            os.replace(tmp, weights)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        state = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+        replace_atomically(lambda p: p.write_text(json.dumps(state)), metadata)
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -167,6 +261,16 @@ class SampleGrid(keras.callbacks.Callback):
         replace_atomically(lambda p: fig.savefig(p, format="png", dpi=80), self.directory / f"epoch_{epoch + 1:03d}.png")
 
 
+class TestHook(keras.callbacks.Callback):
+    """Reports each finished batch to :mod:`vae_tutorial._testhook` (does nothing outside tests)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        _testhook.reached(f"epoch{self.epoch + 1}-batch")
+
+
 class Throughput(keras.callbacks.Callback):
     """Adds ``images_per_second`` (training images per second of the epoch) to the logs."""
 
@@ -189,12 +293,13 @@ def training_callbacks(out_dir, latent_dim, images_per_epoch, seed=0, n_samples=
     """The callbacks ``train`` uses, writing into ``out_dir``."""
     out_dir = Path(out_dir)
     return [
-        keras.callbacks.TerminateOnNaN(),
+        StopOnDivergence(),
         Throughput(images_per_epoch),
-        keras.callbacks.BackupAndRestore(str(out_dir / "backup"), double_checkpoint=True),
+        TestHook(),
         AtomicModelCheckpoint(out_dir / "model.keras"),
         SampleGrid(out_dir / "epochs", fixed_latents(n_samples, latent_dim, seed)),
         keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True),
+        AtomicBackupAndRestore(str(out_dir / "backup"), double_checkpoint=True),  # last: it commits the epoch
     ]
 
 
@@ -215,7 +320,10 @@ def _trim_history(path: Path, epochs: int) -> None:
         path.unlink()
         return
     lines = path.read_text().splitlines(keepends=True)
-    kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) < epochs]
+    width = lines[0].count(",") if lines else 0
+    # rows of finished epochs only: a row cut short by a kill, or of an epoch after the backup, goes
+    kept = lines[:1] + [line for line in lines[1:] if line.endswith("\n") and line.count(",") == width
+                        and line.split(",", 1)[0].isdigit() and int(line.split(",", 1)[0]) < epochs]
     replace_atomically(lambda p: p.write_text("".join(kept)), path)
 
 
@@ -224,7 +332,8 @@ def train(model, train_data, validation_data=None, epochs=DEFAULTS["epochs"], ou
     """``model.fit`` with the callbacks above; returns the Keras ``History``.
 
     Resumes from ``out_dir/backup`` when a previous run there was interrupted; otherwise
-    starts a fresh ``history.csv``.
+    starts a fresh ``history.csv``. Raises :class:`TrainingDiverged` when the loss becomes
+    NaN or infinite.
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
@@ -232,7 +341,28 @@ def train(model, train_data, validation_data=None, epochs=DEFAULTS["epochs"], ou
     out_dir.mkdir(parents=True, exist_ok=True)
     if images_per_epoch is None:
         images_per_epoch = sum(int(batch.shape[0]) for batch in train_data)
+    remove_temporary_files(out_dir)
     _trim_history(out_dir / "history.csv", resume_epoch(out_dir))
     callbacks = training_callbacks(out_dir, model.latent_dim, images_per_epoch, seed) + list(extra_callbacks)
     return model.fit(train_data, validation_data=validation_data, epochs=epochs, shuffle=False,
                      callbacks=callbacks, verbose=verbose)
+
+
+def load_or_train(model_path, data_dir, epochs, out_dir, latent_dim=DEFAULTS["latent_dim"], group_of=None, seed=0):
+    """The VAE saved at ``model_path`` if there is one; otherwise train one on ``data_dir`` into ``out_dir``.
+
+    Prints which of the two it did, so a notebook's output says where its model came from.
+    """
+    from vae_tutorial.data import load_dataset
+    from vae_tutorial.model import load_vae
+
+    model_path = Path(model_path)
+    if model_path.is_file():
+        print(f"Loaded the trained model {model_path}")
+        return load_vae(model_path)
+    print(f"No trained model at {model_path}: training a new one for {epochs} epochs into {out_dir}")
+    keras.utils.set_random_seed(seed)
+    train_ds, val_ds = load_dataset(data_dir, validation_split=0.1, seed=seed, group_of=group_of, progress=False)
+    model = build_vae(latent_dim=latent_dim, seed=seed)
+    train(model, train_ds, val_ds, epochs=epochs, out_dir=out_dir, seed=seed, verbose=0)
+    return model

@@ -79,3 +79,12 @@ def test_help_lists_the_commands():
     result = run_cli("--help")
     assert result.returncode == 0
     assert all(cmd in result.stdout for cmd in ("train", "generate", "reconstruct"))
+
+
+def test_negative_seed_and_a_folder_as_png_are_exit_2(trained_run, tmp_path):
+    result = run_cli("train", "--data", "shapes", "--seed", "-1", "--out", tmp_path / "o")
+    assert result.returncode == 2 and "non-negative integer" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+    out, _ = trained_run
+    result = run_cli("generate", "--model", out / "model.keras", "--out", tmp_path)
+    assert result.returncode == 2 and "is a folder" in result.stderr and "Traceback" not in result.stderr

@@ -30,6 +30,16 @@ def _positive_int(text):
     return value
 
 
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
 def _positive_float(text):
     try:
         value = float(text)
@@ -73,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="Adam's learning rate (default 0.001)")
     train.add_argument("--validation-split", type=_fraction, default=0.1,
                        help="fraction of images held out for validation (default 0.1)")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     train.add_argument("--shapes", type=_positive_int, default=2000, help="images in the shapes set (default 2000)")
     train.add_argument("--overwrite", action="store_true", help="start again in an --out folder that holds a run")
     train.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
@@ -87,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--model", type=Path, default=Path("runs/emoji/model.keras"),
                           help="a model.keras written by train (default runs/emoji/model.keras)")
     generate.add_argument("--n", type=_positive_int, default=64, help="how many images (default 64)")
-    generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    generate.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     generate.add_argument("--temperature", type=_positive_float, default=1.0,
                           help="scale of z's standard deviation (default 1.0)")
     generate.add_argument("--out", type=Path, default=Path("generated.png"), help="PNG to write (default generated.png)")
@@ -99,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="a model.keras written by train (default runs/emoji/model.keras)")
     reconstruct.add_argument("--data", default="emoji", help="'emoji', 'shapes', or a folder of images")
     reconstruct.add_argument("--n", type=_positive_int, default=16, help="how many images (default 16)")
-    reconstruct.add_argument("--seed", type=int, default=0, help="which images: random seed (default 0)")
+    reconstruct.add_argument("--seed", type=_seed, default=0, help="which images: random seed (default 0)")
     reconstruct.add_argument("--out", type=Path, default=Path("reconstructed.png"),
                              help="PNG to write (default reconstructed.png)")
     reconstruct.set_defaults(func=cmd_reconstruct)
@@ -142,6 +152,12 @@ def _check_writable(out: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise UsageError(f"cannot write to output folder {out}: {exc.strerror or exc}") from None
+
+
+def _check_png_target(path: Path) -> None:
+    if path.is_dir():
+        raise UsageError(f"--out {path} is a folder; give the name of the PNG file to write")
+    _check_writable(path.parent if str(path.parent) else Path("."))
 
 
 # ---------------------------------------------------------------------------------------
@@ -311,7 +327,7 @@ def cmd_generate(args) -> int:
     from vae_tutorial.training import replace_atomically
 
     model = load_vae(args.model)
-    _check_writable(args.out.parent if str(args.out.parent) else Path("."))
+    _check_png_target(args.out)
     images = generate(model, args.n, seed=args.seed, temperature=args.temperature)
     title = "Generated: decoded from random z ~ N(0, I)" if args.temperature == 1.0 else \
         f"Generated: decoded from random z ~ N(0, {args.temperature:g}² I)"
@@ -330,7 +346,7 @@ def cmd_reconstruct(args) -> int:
     from vae_tutorial.training import replace_atomically
 
     model = load_vae(args.model)
-    _check_writable(args.out.parent if str(args.out.parent) else Path("."))
+    _check_png_target(args.out)
     folder_path, _, _ = resolve_data(args.data, Path("runs") / "shapes-data", args.seed)
     folder = find_images(folder_path, image_size=model.image_size)
     chosen = sorted(np.random.default_rng(args.seed).permutation(len(folder.paths))[:args.n])

@@ -20,8 +20,8 @@ REDUCTIONS = ("sum", "mean")
 def reconstruction_loss(x, x_hat, reduction="sum"):
     """Squared error per image, shape (batch,).
 
-    ``reduction="sum"`` sums over height, width and channels (the correct VAE loss for a
-    Gaussian decoder with unit variance, up to a constant). ``"mean"`` averages over
+    ``reduction="sum"`` sums over height, width and channels (the negative log-likelihood
+    of a Gaussian decoder with variance 1/2 per value, up to a constant). ``"mean"`` averages over
     them: the per-pixel mean that popular tutorials use, kept here to show its effect.
     """
     if reduction not in REDUCTIONS:

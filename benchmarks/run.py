@@ -83,31 +83,32 @@ class Contender:
         raise NotImplementedError
 
 
-class ProjectContender(Contender):
+class KerasContender(Contender):
+    """A Keras model, made on first use, trained one epoch per call by :meth:`fit_one_epoch`."""
+
+    def epoch(self, data, images, out_dir):
+        if not hasattr(self, "model"):
+            keras.utils.set_random_seed(0)
+            self.model = self.make()
+        timer = EpochTimer()
+        self.fit_one_epoch(data, images, out_dir, timer)
+        self.wall += timer.wall
+        self.cpu += timer.cpu
+
+
+class ProjectContender(KerasContender):
     """``build_vae()`` trained with ``vae_tutorial.training.train``, as the command line does."""
 
-    def epoch(self, data, images, out_dir):
-        if not hasattr(self, "model"):
-            keras.utils.set_random_seed(0)
-            self.model = self.make()
-        timer = EpochTimer()
+    def fit_one_epoch(self, data, images, out_dir, timer):
         train(self.model, data, None, epochs=1, out_dir=out_dir / self.name, images_per_epoch=images, verbose=0,
               extra_callbacks=[timer])
-        self.wall += timer.wall
-        self.cpu += timer.cpu
 
 
-class FitContender(Contender):
+class FitContender(KerasContender):
     """A model trained with plain ``fit``."""
 
-    def epoch(self, data, images, out_dir):
-        if not hasattr(self, "model"):
-            keras.utils.set_random_seed(0)
-            self.model = self.make()
-        timer = EpochTimer()
+    def fit_one_epoch(self, data, images, out_dir, timer):
         self.model.fit(data, epochs=1, verbose=0, callbacks=[timer])
-        self.wall += timer.wall
-        self.cpu += timer.cpu
 
 
 class TorchContender(Contender):

@@ -321,14 +321,14 @@ def cmd_train(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from vae_tutorial.generation import generate, plot_generated
+    from vae_tutorial.generation import GENERATED_TITLE, generate, plot_generated
     from vae_tutorial.model import load_vae
     from vae_tutorial.training import replace_atomically
 
     model = load_vae(args.model)
     _check_png_target(args.out)
     images = generate(model, args.n, seed=args.seed, temperature=args.temperature)
-    title = "Generated: decoded from random z ~ N(0, I)" if args.temperature == 1.0 else \
+    title = GENERATED_TITLE if args.temperature == 1.0 else \
         f"Generated: decoded from random z ~ N(0, {args.temperature:g}² I)"
     fig = plot_generated(images, title=title)
     replace_atomically(lambda p: fig.savefig(p, format="png", dpi=100), args.out)

@@ -35,6 +35,7 @@ import tensorflow as tf  # noqa: E402
 from reference import build_reference, torch_vae  # noqa: E402
 from vae_tutorial import datasets  # noqa: E402
 from vae_tutorial.data import find_images, make_pipeline, split_paths  # noqa: E402
+from vae_tutorial.decoder import SubPixelConv2DTranspose  # noqa: E402
 from vae_tutorial.training import build_vae, default_precision, train  # noqa: E402
 
 
@@ -128,8 +129,8 @@ def project(**kwargs):
 
 def contenders(ablation: bool, with_torch: bool) -> list[Contender]:
     chosen = [
-        ProjectContender("vae_tutorial", f"build_vae() defaults (precision {default_precision()}, fused Adam), "
-                         "trained by training.train", project()),
+        ProjectContender("vae_tutorial", f"build_vae() defaults (precision {default_precision()}, fused Adam, "
+                         "SubPixelConv2DTranspose), trained by training.train", project()),
         FitContender("keras-io reference", "same model and loss: custom train_step, GradientTape, float32, "
                      "Keras Adam, no XLA", build_reference),
     ]
@@ -140,6 +141,8 @@ def contenders(ablation: bool, with_torch: bool) -> list[Contender]:
             ProjectContender("float32, fused Adam", "float32 with the fused Adam kernel", project(precision="float32")),
             ProjectContender("bfloat16, Keras Adam", "mixed bfloat16 with keras.optimizers.Adam",
                              lambda: _with_keras_adam(build_vae(precision="mixed_bfloat16"))),
+            ProjectContender("defaults, Keras transposed conv", "the defaults with SubPixelConv2DTranspose(sub_pixel="
+                             "False): Keras' own Conv2DTranspose computation", lambda: _without_sub_pixel(build_vae())),
             ProjectContender("defaults + steps_per_execution 16", "", project(steps_per_execution=16)),
             ProjectContender("defaults + XLA", "jit_compile=True", project(jit_compile=True)),
             ProjectContender("float32 + XLA", "jit_compile=True", project(precision="float32", jit_compile=True)),
@@ -154,6 +157,13 @@ def contenders(ablation: bool, with_torch: bool) -> list[Contender]:
         except ImportError:
             print("note: PyTorch is not installed (pip install '.[torch]'); its row is left out\n")
     return chosen
+
+
+def _without_sub_pixel(model):
+    for layer in model.decoder.layers:
+        if isinstance(layer, SubPixelConv2DTranspose):
+            layer.sub_pixel = False  # read when fit first traces the training step
+    return model
 
 
 def _with_keras_adam(model):

@@ -11,3 +11,71 @@ def test_decoder_shapes_and_range():
     shapes = {layer.name: layer.output.shape for layer in decoder.layers}
     assert shapes["reshape"] == (None, 16, 16, 64) and shapes["deconv_1"] == (None, 32, 32, 64)
     assert shapes["deconv_2"] == (None, 64, 64, 32)
+
+
+import keras
+import pytest
+import tensorflow as tf
+
+from vae_tutorial.decoder import SubPixelConv2DTranspose
+
+CASES = [  # (filters, kernel, strides, padding, activation, the convolution form expected)
+    (32, 3, 2, "same", "relu", "stride2"),
+    (3, 3, 1, "same", None, "stride1"),
+    (4, 5, 1, "same", "relu", "stride1"),
+    (4, 4, 2, "same", None, None),  # no convolution form: Keras computes it
+    (4, 3, 2, "valid", "relu", None),
+]
+
+
+def _pair(filters, kernel, strides, padding, activation, dtype, x):
+    """A Keras Conv2DTranspose (float32) and a SubPixelConv2DTranspose with the same weights."""
+    keras.utils.set_random_seed(1)
+    kwargs = dict(strides=strides, padding=padding, activation=activation, bias_initializer="random_normal")
+    plain = keras.layers.Conv2DTranspose(filters, kernel, dtype="float32", **kwargs)
+    fast = SubPixelConv2DTranspose(filters, kernel, sub_pixel=True, dtype=dtype, **kwargs)
+    plain(x), fast(x)
+    fast.set_weights(plain.get_weights())
+    return plain, fast
+
+
+@pytest.mark.parametrize("filters, kernel, strides, padding, activation, form", CASES)
+def test_sub_pixel_layer_equals_conv2d_transpose_with_its_gradients(filters, kernel, strides, padding,
+                                                                    activation, form):
+    x = tf.constant(np.random.default_rng(0).standard_normal((2, 8, 8, 6)), tf.float32)
+    plain, fast = _pair(filters, kernel, strides, padding, activation, "float32", x)
+    assert fast._convolution_form() == form
+    results = []
+    for layer in (plain, fast):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(y * np.random.default_rng(2).standard_normal(y.shape).astype("float32"))
+        results.append([y, *tape.gradient(loss, [x, layer.kernel, layer.bias])])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)
+
+
+def test_sub_pixel_auto_computes_the_convolution_in_bfloat16_only():
+    x = tf.constant(np.random.default_rng(0).standard_normal((2, 8, 8, 6)), tf.float32)
+    assert SubPixelConv2DTranspose(4, 3, strides=2, padding="same")._convolution_form() is None
+    plain, fast = _pair(32, 3, 2, "same", "relu", "mixed_bfloat16", x)
+    fast.sub_pixel = "auto"
+    assert fast._convolution_form() == "stride2"
+    y, y_fast = np.asarray(plain(x)), np.asarray(tf.cast(fast(x), tf.float32))
+    assert np.abs(y_fast - y).max() < 0.02 * np.abs(y).max()  # bfloat16 rounding only
+
+
+def test_sub_pixel_config_round_trip_and_a_bad_value():
+    layer = SubPixelConv2DTranspose(8, 3, strides=2, padding="same", sub_pixel=False)
+    again = SubPixelConv2DTranspose.from_config(layer.get_config())
+    assert again.sub_pixel is False and again.strides == (2, 2)
+    with pytest.raises(ValueError, match="`sub_pixel`"):
+        SubPixelConv2DTranspose(8, 3, sub_pixel="yes")
+
+
+def test_bfloat16_decoder_computes_its_transposed_convolutions_as_convolutions():
+    decoder = build_decoder(latent_dim=8, dtype="mixed_bfloat16")
+    forms = {layer.name: layer._convolution_form() for layer in decoder.layers
+             if isinstance(layer, SubPixelConv2DTranspose)}
+    assert forms == {"deconv_1": "stride2", "deconv_2": "stride2", "image": "stride1"}

@@ -1,6 +1,6 @@
 """Training speed of vae_tutorial against a plain keras-io-style VAE, measured side by side.
 
-    python benchmarks/run.py            # the full table (about 10 minutes on 2 CPU cores)
+    python benchmarks/run.py            # the full table, quality over 3 seeds (about 10 minutes on 2 CPU cores)
     python benchmarks/run.py --quick    # a smaller run (about 3 minutes)
     python benchmarks/run.py --ablation # also each change on its own
 
@@ -211,23 +211,27 @@ def child_memory(kind, paths_file, epochs, batch_size):
     print(f"{mib('VmHWM')} | {mib('VmRSS')}")
 
 
-def quality(paths, epochs, batch_size, out_dir):
-    """Validation loss after ``epochs`` epochs: the project's default, float32, and the reference."""
+def quality(paths, epochs, batch_size, out_dir, seeds):
+    """Validation loss after ``epochs`` epochs for each seed: the project's default, float32, and the reference.
+
+    A seed sets the initial weights, the sampling noise and the order of the training images.
+    """
     train_paths, val_paths = split_paths(paths, 0.1, seed=0, group_of=datasets.emoji_group_of())
-    train_ds = make_pipeline(train_paths, batch_size, shuffle=True, seed=0)
     val_ds = make_pipeline(val_paths, batch_size, shuffle=False)
-    results = {}
-    for name, slug, make in [("vae_tutorial (defaults)", "defaults", lambda: build_vae()),
-                             ("vae_tutorial float32", "float32", lambda: build_vae(precision="float32")),
-                             ("keras-io reference", "reference", build_reference)]:
-        keras.utils.set_random_seed(0)
-        model = make()
-        if name.startswith("vae_tutorial"):
-            history = train(model, train_ds, val_ds, epochs=epochs, out_dir=out_dir / f"quality-{slug}",
-                            images_per_epoch=len(train_paths), verbose=0).history
-        else:
-            history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0).history
-        results[name] = history["val_loss"][-1]
+    results = {"vae_tutorial (defaults)": [], "vae_tutorial float32": [], "keras-io reference": []}
+    for seed in range(seeds):
+        train_ds = make_pipeline(train_paths, batch_size, shuffle=True, seed=seed)
+        for name, slug, make in [("vae_tutorial (defaults)", "defaults", lambda: build_vae(seed=seed)),
+                                 ("vae_tutorial float32", "float32", lambda: build_vae(precision="float32", seed=seed)),
+                                 ("keras-io reference", "reference", lambda: build_reference(seed=seed))]:
+            keras.utils.set_random_seed(seed)
+            model = make()
+            if name.startswith("vae_tutorial"):
+                history = train(model, train_ds, val_ds, epochs=epochs, out_dir=out_dir / f"quality-{slug}-{seed}",
+                                images_per_epoch=len(train_paths), verbose=0).history
+            else:
+                history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0).history
+            results[name].append(history["val_loss"][-1])
     return results, len(train_paths), len(val_paths)
 
 
@@ -238,6 +242,7 @@ def main():
     parser.add_argument("--images", type=int, help="training images for the speed table (default 1280, quick 640)")
     parser.add_argument("--turns", type=int, help="epochs per model after the first (default 5, quick 3)")
     parser.add_argument("--quality-epochs", type=int, help="epochs for the validation loss (default 5, quick 2; 0: skip)")
+    parser.add_argument("--seeds", type=int, help="seeds for the validation loss (default 3, quick 1)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when installed")
     parser.add_argument("--child-memory", nargs=4, help=argparse.SUPPRESS)
@@ -296,12 +301,14 @@ def main():
                  for kind in ("vae_tutorial", "keras-io reference")], ["run", "peak RSS MiB", "RSS at the end MiB"]))
 
     if quality_epochs:
-        results, n_train, n_val = quality(all_paths, quality_epochs, args.batch_size, out_dir)
-        ref = results["keras-io reference"]
+        seeds = args.seeds or (1 if args.quick else 3)
+        results, n_train, n_val = quality(all_paths, quality_epochs, args.batch_size, out_dir, seeds)
+        ref = statistics.mean(results["keras-io reference"])
         print(f"\nQuality: validation loss (per image) after {quality_epochs} epochs on the emoji set "
-              f"({n_train} training, {n_val} validation images), seed 0:\n")
-        print(table([[k, f"{v:.2f}", f"{100 * (v - ref) / ref:+.2f} %"] for k, v in results.items()],
-                    ["model", "val_loss", "vs reference"]))
+              f"({n_train} training, {n_val} validation images), seeds 0 to {seeds - 1}; lower is better:\n")
+        print(table([[k, f"{statistics.mean(v):.2f}", " / ".join(f"{x:.1f}" for x in v),
+                      f"{100 * (statistics.mean(v) - ref) / ref:+.2f} %"] for k, v in results.items()],
+                    ["model", "mean val_loss", "each seed", "mean vs reference"]))
     print(f"\nLoad average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     shutil.rmtree(out_dir, ignore_errors=True)
 

@@ -139,10 +139,12 @@ def contenders(ablation: bool, with_torch: bool) -> list[Contender]:
             ProjectContender("float32, Keras Adam", "build_vae before this work: float32, keras.optimizers.Adam",
                              lambda: _with_keras_adam(build_vae(precision="float32"))),
             ProjectContender("float32, fused Adam", "float32 with the fused Adam kernel", project(precision="float32")),
+            ProjectContender("float32, fused Adam, sub-pixel", "float32 with SubPixelConv2DTranspose(sub_pixel=True)",
+                             lambda: _with_sub_pixel(build_vae(precision="float32"), True)),
             ProjectContender("bfloat16, Keras Adam", "mixed bfloat16 with keras.optimizers.Adam",
                              lambda: _with_keras_adam(build_vae(precision="mixed_bfloat16"))),
             ProjectContender("defaults, Keras transposed conv", "the defaults with SubPixelConv2DTranspose(sub_pixel="
-                             "False): Keras' own Conv2DTranspose computation", lambda: _without_sub_pixel(build_vae())),
+                             "False): Keras' own Conv2DTranspose computation", lambda: _with_sub_pixel(build_vae(), False)),
             ProjectContender("defaults + steps_per_execution 16", "", project(steps_per_execution=16)),
             ProjectContender("defaults + XLA", "jit_compile=True", project(jit_compile=True)),
             ProjectContender("float32 + XLA", "jit_compile=True", project(precision="float32", jit_compile=True)),
@@ -159,10 +161,10 @@ def contenders(ablation: bool, with_torch: bool) -> list[Contender]:
     return chosen
 
 
-def _without_sub_pixel(model):
+def _with_sub_pixel(model, sub_pixel):
     for layer in model.decoder.layers:
         if isinstance(layer, SubPixelConv2DTranspose):
-            layer.sub_pixel = False  # read when fit first traces the training step
+            layer.sub_pixel = sub_pixel  # read when fit first traces the training step
     return model
 
 

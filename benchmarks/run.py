@@ -1,6 +1,6 @@
 """Training speed of vae_tutorial against a plain keras-io-style VAE, measured side by side.
 
-    python benchmarks/run.py            # the full table, quality over 3 seeds (about 10 minutes on 2 CPU cores)
+    python benchmarks/run.py            # the full table, quality over 3 seeds (about 9 minutes on 2 CPU cores)
     python benchmarks/run.py --quick    # a smaller run (about 3 minutes)
     python benchmarks/run.py --ablation # also each change on its own
 

@@ -1,6 +1,9 @@
+import keras
 import numpy as np
+import pytest
+import tensorflow as tf
 
-from vae_tutorial.decoder import build_decoder
+from vae_tutorial.decoder import SubPixelConv2DTranspose, build_decoder
 
 
 def test_decoder_shapes_and_range():
@@ -13,25 +16,24 @@ def test_decoder_shapes_and_range():
     assert shapes["deconv_2"] == (None, 64, 64, 32)
 
 
-import keras
-import pytest
-import tensorflow as tf
-
-from vae_tutorial.decoder import SubPixelConv2DTranspose
-
-CASES = [  # (filters, kernel, strides, padding, activation, the convolution form expected)
+CASES = [  # (filters, kernel, strides, padding, activation, the convolution form expected[, more arguments])
     (32, 3, 2, "same", "relu", "stride2"),
     (3, 3, 1, "same", None, "stride1"),
     (4, 5, 1, "same", "relu", "stride1"),
+    (4, (3, 5), 1, "same", "relu", "stride1"),
+    (5, 3, 2, "same", "softmax", None),  # not element-wise: not before depth_to_space
     (4, 4, 2, "same", None, None),  # no convolution form: Keras computes it
+    (4, 4, 1, "same", None, None),
     (4, 3, 2, "valid", "relu", None),
+    (4, 3, 2, "same", "relu", None, {"output_padding": 1}),
+    (4, 3, 1, "same", "relu", None, {"dilation_rate": 2}),
 ]
 
 
-def _pair(filters, kernel, strides, padding, activation, dtype, x):
+def _pair(filters, kernel, strides, padding, activation, dtype, x, **more):
     """A Keras Conv2DTranspose (float32) and a SubPixelConv2DTranspose with the same weights."""
     keras.utils.set_random_seed(1)
-    kwargs = dict(strides=strides, padding=padding, activation=activation, bias_initializer="random_normal")
+    kwargs = dict(strides=strides, padding=padding, activation=activation, bias_initializer="random_normal", **more)
     plain = keras.layers.Conv2DTranspose(filters, kernel, dtype="float32", **kwargs)
     fast = SubPixelConv2DTranspose(filters, kernel, sub_pixel=True, dtype=dtype, **kwargs)
     plain(x), fast(x)
@@ -39,11 +41,11 @@ def _pair(filters, kernel, strides, padding, activation, dtype, x):
     return plain, fast
 
 
-@pytest.mark.parametrize("filters, kernel, strides, padding, activation, form", CASES)
-def test_sub_pixel_layer_equals_conv2d_transpose_with_its_gradients(filters, kernel, strides, padding,
-                                                                    activation, form):
+@pytest.mark.parametrize("case", CASES)
+def test_sub_pixel_layer_equals_conv2d_transpose_with_its_gradients(case):
+    filters, kernel, strides, padding, activation, form, *more = case
     x = tf.constant(np.random.default_rng(0).standard_normal((2, 8, 8, 6)), tf.float32)
-    plain, fast = _pair(filters, kernel, strides, padding, activation, "float32", x)
+    plain, fast = _pair(filters, kernel, strides, padding, activation, "float32", x, **(more[0] if more else {}))
     assert fast._convolution_form() == form
     results = []
     for layer in (plain, fast):
@@ -79,3 +81,18 @@ def test_bfloat16_decoder_computes_its_transposed_convolutions_as_convolutions()
     forms = {layer.name: layer._convolution_form() for layer in decoder.layers
              if isinstance(layer, SubPixelConv2DTranspose)}
     assert forms == {"deconv_1": "stride2", "deconv_2": "stride2", "image": "stride1"}
+
+
+def test_sub_pixel_layer_without_bias_and_through_a_keras_file(tmp_path):
+    x = np.random.default_rng(0).standard_normal((2, 8, 8, 6)).astype("float32")
+    inputs = keras.Input((8, 8, 6))
+    layer = SubPixelConv2DTranspose(4, 3, strides=2, padding="same", use_bias=False, sub_pixel=True)
+    model = keras.Model(inputs, layer(inputs))
+    plain = keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same", use_bias=False)
+    plain(x)
+    plain.set_weights(layer.get_weights())
+    np.testing.assert_allclose(model(x), plain(x), rtol=1e-5, atol=1e-5)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert isinstance(loaded.layers[-1], SubPixelConv2DTranspose) and loaded.layers[-1].sub_pixel is True
+    np.testing.assert_array_equal(loaded(x), model(x))

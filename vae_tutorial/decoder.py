@@ -8,7 +8,7 @@ The sigmoid is its own layer in float32, so the images come out in float32 also 
 other layers compute in bfloat16 (see ``vae_tutorial.training.build_vae``).
 
 The transposed convolutions are :class:`SubPixelConv2DTranspose`: Keras' ``Conv2DTranspose``
-with the same weights and outputs, computed in bfloat16 as an ordinary convolution, because
+with the same weights, computing the same function in bfloat16 as an ordinary convolution, because
 the CPU's convolution kernels (oneDNN) fuse the bias and ReLU into an ordinary convolution
 but not into a transposed one. ``benchmarks/run.py --ablation`` measures the difference.
 """
@@ -26,6 +26,7 @@ from vae_tutorial.encoder import check_sizes
 # rows m-1 and m) with one output channel block per output phase, followed by
 # ``depth_to_space``. _TAP_ROWS[phase][tap] is the kernel row each tap uses; row 3 is zeros.
 _TAP_ROWS = np.array([[2, 0], [3, 1]])
+_ELEMENTWISE = (keras.activations.linear, keras.activations.relu)
 
 
 @keras.saving.register_keras_serializable(package="vae_tutorial")
@@ -34,14 +35,14 @@ class SubPixelConv2DTranspose(layers.Conv2DTranspose):
 
     Weights, config and outputs are those of ``Conv2DTranspose``. When the layer computes in
     bfloat16 with ``padding="same"`` and either stride 2 with a 3×3 kernel or stride 1 with an
-    odd kernel, it runs an ordinary convolution (with ``depth_to_space`` for stride 2), which
-    the CPU's oneDNN kernels fuse with the bias and ReLU (and, backward, the bias gradient with
-    the kernel gradient). In every other
-    case it is exactly ``Conv2DTranspose``.
+    odd kernel (and, for stride 2, a linear or ReLU activation), it runs an ordinary
+    convolution (with ``depth_to_space`` for stride 2): the same function, equal up to bfloat16
+    rounding, which the CPU's oneDNN kernels fuse with the bias and ReLU. In every other case
+    it is exactly ``Conv2DTranspose``.
 
     ``sub_pixel``: ``"auto"`` (the convolution in bfloat16 only), ``True`` (in any dtype) or
-    ``False`` (never). In float32 the stride-2 convolution's extra multiplications by zero
-    (16 per 9 useful ones) made training slower, so ``"auto"`` leaves float32 to Keras.
+    ``False`` (never). In float32 the stride-2 convolution (16 multiplications where the
+    transposed one needs 9) made training slower, so ``"auto"`` leaves float32 to Keras.
     """
 
     def __init__(self, *args, sub_pixel="auto", **kwargs):
@@ -57,7 +58,8 @@ class SubPixelConv2DTranspose(layers.Conv2DTranspose):
                 and self.data_format == "channels_last" and self.dilation_rate == (1, 1)
                 and self.output_padding is None):
             return None
-        if self.strides == (2, 2) and self.kernel_size == (3, 3):
+        # Stride 2 applies the activation before depth_to_space: only element-wise ones qualify.
+        if self.strides == (2, 2) and self.kernel_size == (3, 3) and self.activation in _ELEMENTWISE:
             return "stride2"
         if self.strides == (1, 1) and all(k % 2 for k in self.kernel_size):
             return "stride1"
@@ -78,8 +80,7 @@ class SubPixelConv2DTranspose(layers.Conv2DTranspose):
             bias = None if bias is None else tf.tile(bias, [4])  # one copy per output phase
         if bias is not None:
             outputs = tf.nn.bias_add(outputs, bias)
-        if self.activation is not None:
-            outputs = self.activation(outputs)
+        outputs = self.activation(outputs)  # Keras turns activation=None into linear
         return outputs if form == "stride1" else tf.nn.depth_to_space(outputs, 2)
 
     def get_config(self):
@@ -91,7 +92,7 @@ def _sub_pixel_kernel(kernel):
     whose output channels are ordered (phase row, phase column, filter), as ``depth_to_space`` reads them."""
     filters, channels = kernel.shape[2], kernel.shape[3]
     k = tf.pad(kernel, [[0, 1], [0, 1], [0, 0], [0, 0]])  # row and column 3: zeros
-    k = tf.gather(k, _TAP_ROWS.T, axis=0)  # (tap row, phase row, 4, filters, in)
+    k = tf.gather(k, _TAP_ROWS.T, axis=0)  # (tap row, phase row, kernel column 0-3, filters, in)
     k = tf.gather(k, _TAP_ROWS.T, axis=2)  # (tap row, phase row, tap col, phase col, filters, in)
     k = tf.transpose(k, [0, 2, 5, 1, 3, 4])  # (tap row, tap col, in, phase row, phase col, filters)
     return tf.reshape(k, [2, 2, channels, 4 * filters])

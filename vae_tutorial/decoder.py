@@ -33,7 +33,7 @@ _ELEMENTWISE = (keras.activations.linear, keras.activations.relu)
 class SubPixelConv2DTranspose(layers.Conv2DTranspose):
     """``keras.layers.Conv2DTranspose`` that computes in bfloat16 as a convolution.
 
-    Weights, config and outputs are those of ``Conv2DTranspose``. When the layer computes in
+    Weights and config are those of ``Conv2DTranspose``. When the layer computes in
     bfloat16 with ``padding="same"`` and either stride 2 with a 3×3 kernel or stride 1 with an
     odd kernel (and, for stride 2, a linear or ReLU activation), it runs an ordinary
     convolution (with ``depth_to_space`` for stride 2): the same function, equal up to bfloat16

@@ -21,7 +21,10 @@ CASES = [  # (filters, kernel, strides, padding, activation, the convolution for
     (3, 3, 1, "same", None, "stride1"),
     (4, 5, 1, "same", "relu", "stride1"),
     (4, (3, 5), 1, "same", "relu", "stride1"),
-    (5, 3, 2, "same", "softmax", None),  # not element-wise: not before depth_to_space
+    (5, 3, 2, "same", "softmax", "stride2"),  # not element-wise: applied after depth_to_space
+    (3, 3, 1, "same", "sigmoid", "stride1"),
+    (4, 3, 2, "same", "relu", "stride2", {"use_bias": False}),
+    (4, 3, 1, "same", None, "stride1", {"use_bias": False}),
     (4, 4, 2, "same", None, None),  # no convolution form: Keras computes it
     (4, 4, 1, "same", None, None),
     (4, 3, 2, "valid", "relu", None),
@@ -47,15 +50,33 @@ def test_sub_pixel_layer_equals_conv2d_transpose_with_its_gradients(case):
     x = tf.constant(np.random.default_rng(0).standard_normal((2, 8, 8, 6)), tf.float32)
     plain, fast = _pair(filters, kernel, strides, padding, activation, "float32", x, **(more[0] if more else {}))
     assert fast._convolution_form() == form
-    results = []
-    for layer in (plain, fast):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = layer(x)
-            loss = tf.reduce_sum(y * np.random.default_rng(2).standard_normal(y.shape).astype("float32"))
-        results.append([y, *tape.gradient(loss, [x, layer.kernel, layer.bias])])
-    for a, b in zip(*results):
+    for a, b in zip(*(_output_and_gradients(layer, x) for layer in (plain, fast))):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)
+
+
+def _output_and_gradients(layer, x):
+    """The layer's output and the gradients of a random weighting of it for x, kernel and bias."""
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.cast(layer(x), tf.float32)
+        loss = tf.reduce_sum(y * np.random.default_rng(2).standard_normal(y.shape).astype("float32"))
+    weights = [layer.kernel] + ([layer.bias] if layer.use_bias else [])
+    return [np.asarray(t, "float32") for t in (y, *tape.gradient(loss, [x, *weights]))]
+
+
+@pytest.mark.parametrize("strides, activation", [(2, "relu"), (1, None)])
+def test_sub_pixel_gradients_in_bfloat16_match_keras_in_bfloat16(strides, activation):
+    # Against float32, ReLU masks flip where bfloat16 rounds a value across zero; so the reference
+    # here is Keras' own Conv2DTranspose computation in bfloat16 (sub_pixel=False), same weights.
+    x = tf.constant(np.random.default_rng(0).standard_normal((4, 8, 8, 16)), tf.float32)
+    _, fast = _pair(32, 3, strides, "same", activation, "mixed_bfloat16", x)
+    results = []
+    for sub_pixel in (False, True):
+        fast.sub_pixel = sub_pixel
+        results.append(_output_and_gradients(fast, x))
+    assert fast._convolution_form() == f"stride{strides}"
+    for a, b in zip(*results):
+        assert np.abs(b - a).max() < 0.01 * np.abs(a).max()  # bfloat16 rounding only
 
 
 def test_sub_pixel_auto_computes_the_convolution_in_bfloat16_only():

@@ -13,6 +13,8 @@ the CPU's convolution kernels (oneDNN) fuse the bias and ReLU into an ordinary c
 but not into a transposed one. ``benchmarks/run.py --ablation`` measures the difference.
 """
 
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -26,7 +28,6 @@ from vae_tutorial.encoder import check_sizes
 # rows m-1 and m) with one output channel block per output phase, followed by
 # ``depth_to_space``. _TAP_ROWS[phase][tap] is the kernel row each tap uses; row 3 is zeros.
 _TAP_ROWS = np.array([[2, 0], [3, 1]])
-_ELEMENTWISE = (keras.activations.linear, keras.activations.relu)
 
 
 @keras.saving.register_keras_serializable(package="vae_tutorial")
@@ -35,10 +36,10 @@ class SubPixelConv2DTranspose(layers.Conv2DTranspose):
 
     Weights and config are those of ``Conv2DTranspose``. When the layer computes in
     bfloat16 with ``padding="same"`` and either stride 2 with a 3×3 kernel or stride 1 with an
-    odd kernel (and, for stride 2, a linear or ReLU activation), it runs an ordinary
-    convolution (with ``depth_to_space`` for stride 2): the same function, equal up to bfloat16
-    rounding, which the CPU's oneDNN kernels fuse with the bias and ReLU. In every other case
-    it is exactly ``Conv2DTranspose``.
+    odd kernel, its forward pass is an ordinary convolution (with ``depth_to_space`` for
+    stride 2): the same function, equal up to bfloat16 rounding, which the CPU's oneDNN kernels
+    fuse with the bias and ReLU. Its backward pass is the transposed convolution's own. In every
+    other case it is exactly ``Conv2DTranspose``.
 
     ``sub_pixel``: ``"auto"`` (the convolution in bfloat16 only), ``True`` (in any dtype) or
     ``False`` (never). In float32 the stride-2 convolution (16 multiplications where the
@@ -58,8 +59,7 @@ class SubPixelConv2DTranspose(layers.Conv2DTranspose):
                 and self.data_format == "channels_last" and self.dilation_rate == (1, 1)
                 and self.output_padding is None):
             return None
-        # Stride 2 applies the activation before depth_to_space: only element-wise ones qualify.
-        if self.strides == (2, 2) and self.kernel_size == (3, 3) and self.activation in _ELEMENTWISE:
+        if self.strides == (2, 2) and self.kernel_size == (3, 3):
             return "stride2"
         if self.strides == (1, 1) and all(k % 2 for k in self.kernel_size):
             return "stride1"
@@ -71,20 +71,46 @@ class SubPixelConv2DTranspose(layers.Conv2DTranspose):
             return super().call(inputs)
         kernel = tf.cast(self.kernel, self.compute_dtype)  # (kh, kw, filters, in)
         bias = tf.cast(self.bias, self.compute_dtype) if self.use_bias else None
-        if form == "stride1":  # the same convolution with the kernel flipped
-            kernel = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
-            outputs = tf.nn.conv2d(inputs, kernel, strides=1, padding="SAME")
-        else:
-            outputs = tf.nn.conv2d(tf.pad(inputs, [[0, 0], [1, 0], [1, 0], [0, 0]]),
-                                   _sub_pixel_kernel(kernel), strides=1, padding="VALID")
-            bias = None if bias is None else tf.tile(bias, [4])  # one copy per output phase
-        if bias is not None:
-            outputs = tf.nn.bias_add(outputs, bias)
-        outputs = self.activation(outputs)  # Keras turns activation=None into linear
-        return outputs if form == "stride1" else tf.nn.depth_to_space(outputs, 2)
+        relu = self.activation is keras.activations.relu  # fused into the convolution
+        outputs = _transpose_as_convolution(inputs, kernel, bias, self.strides[0], relu)
+        return outputs if relu else self.activation(outputs)  # Keras turns activation=None into linear
 
     def get_config(self):
         return {**super().get_config(), "sub_pixel": self.sub_pixel}
+
+
+def _transpose_as_convolution(inputs, kernel, bias, stride, relu):
+    """``conv2d_transpose(inputs, kernel, stride, "same")`` + bias (+ ReLU if ``relu``), computed
+    as an ordinary convolution. The gradient is the transposed convolution's own, as TensorFlow
+    computes it for ``conv2d_transpose``; for stride 2 that is about half the arithmetic of the
+    2×2 convolution's gradient (9 real taps, not 16) and needs no ``space_to_depth``."""
+
+    @tf.custom_gradient
+    def forward(x, kernel, *bias):
+        if stride == 2:  # the 2×2 convolution with one output block per phase, then depth_to_space
+            z = tf.nn.conv2d(tf.pad(x, [[0, 0], [1, 0], [1, 0], [0, 0]]), _sub_pixel_kernel(kernel),
+                             strides=1, padding="VALID")
+            bias = [tf.tile(b, [4]) for b in bias]  # one copy per output phase
+        else:  # stride 1: the same convolution with the kernel flipped
+            z = tf.nn.conv2d(x, tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2]), strides=1, padding="SAME")
+        if bias:
+            z = tf.nn.bias_add(z, bias[0])
+        if relu:
+            z = tf.nn.relu(z)
+        y = tf.nn.depth_to_space(z, 2) if stride == 2 else z
+
+        def grad(dy):
+            if relu:
+                dy = tf.raw_ops.ReluGrad(gradients=dy, features=y)
+            strides = [1, stride, stride, 1]
+            dx = tf.nn.conv2d(dy, kernel, strides=strides, padding="SAME")
+            dk = tf.raw_ops.Conv2DBackpropFilter(input=dy, filter_sizes=tf.shape(kernel), out_backprop=x,
+                                                 strides=strides, padding="SAME")
+            return (dx, dk, tf.raw_ops.BiasAddGrad(out_backprop=dy)) if bias else (dx, dk)
+
+        return y, grad
+
+    return forward(inputs, kernel) if bias is None else forward(inputs, kernel, bias)
 
 
 def _sub_pixel_kernel(kernel):
@@ -92,10 +118,16 @@ def _sub_pixel_kernel(kernel):
     whose output channels are ordered (phase row, phase column, filter), as ``depth_to_space`` reads them."""
     filters, channels = kernel.shape[2], kernel.shape[3]
     k = tf.pad(kernel, [[0, 1], [0, 1], [0, 0], [0, 0]])  # row and column 3: zeros
-    k = tf.gather(k, _TAP_ROWS.T, axis=0)  # (tap row, phase row, kernel column 0-3, filters, in)
-    k = tf.gather(k, _TAP_ROWS.T, axis=2)  # (tap row, phase row, tap col, phase col, filters, in)
-    k = tf.transpose(k, [0, 2, 5, 1, 3, 4])  # (tap row, tap col, in, phase row, phase col, filters)
-    return tf.reshape(k, [2, 2, channels, 4 * filters])
+    return tf.gather(tf.reshape(k, [-1]), _sub_pixel_index(filters, channels))  # one gather: no 6-d transpose
+
+
+@functools.lru_cache(maxsize=None)
+def _sub_pixel_index(filters, channels):
+    """For each entry (tap row, tap column, in, phase row, phase column, filter) of the 2×2 kernel,
+    its index in the flattened (4, 4, filters, in) padded kernel; shaped (2, 2, in, 4·filters)."""
+    tr, tc, c, pr, pc, f = np.indices((2, 2, channels, 2, 2, filters), sparse=True)
+    index = ((_TAP_ROWS[pr, tr] * 4 + _TAP_ROWS[pc, tc]) * filters + f) * channels + c
+    return index.reshape(2, 2, channels, 4 * filters)
 
 
 def build_decoder(latent_dim=512, image_size=64, hidden_units=256, name="decoder", dtype=None):

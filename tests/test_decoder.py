@@ -79,6 +79,32 @@ def test_sub_pixel_gradients_in_bfloat16_match_keras_in_bfloat16(strides, activa
         assert np.abs(b - a).max() < 0.01 * np.abs(a).max()  # bfloat16 rounding only
 
 
+def test_sub_pixel_layer_on_an_odd_non_square_input():
+    x = tf.constant(np.random.default_rng(0).standard_normal((1, 5, 7, 3)), tf.float32)
+    for strides in (2, 1):
+        plain, fast = _pair(4, 3, strides, "same", "relu", "float32", x)
+        for a, b in zip(*(_output_and_gradients(layer, x) for layer in (plain, fast))):
+            np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)
+
+
+def test_sub_pixel_backward_pass_is_the_transposed_convolutions_own():
+    # Autodiff through the forward convolution would give the same values in float32; the graph
+    # shows which computation runs: a stride-2 kernel gradient, no space_to_depth, no gather gradient.
+    x = tf.zeros((2, 8, 8, 6))
+    _, fast = _pair(32, 3, 2, "same", "relu", "mixed_bfloat16", x)
+
+    @tf.function
+    def gradients(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.cast(fast(x), tf.float32))
+        return tape.gradient(loss, fast.trainable_variables)
+
+    ops = gradients.get_concrete_function(x).graph.get_operations()
+    filter_strides = [list(op.get_attr("strides")) for op in ops if op.type == "Conv2DBackpropFilter"]
+    assert filter_strides == [[1, 2, 2, 1]]
+    assert not {"SpaceToDepth", "UnsortedSegmentSum"} & {op.type for op in ops}
+
+
 def test_sub_pixel_auto_computes_the_convolution_in_bfloat16_only():
     x = tf.constant(np.random.default_rng(0).standard_normal((2, 8, 8, 6)), tf.float32)
     assert SubPixelConv2DTranspose(4, 3, strides=2, padding="same")._convolution_form() is None

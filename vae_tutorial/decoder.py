@@ -71,7 +71,7 @@ class SubPixelConv2DTranspose(layers.Conv2DTranspose):
             return super().call(inputs)
         kernel = tf.cast(self.kernel, self.compute_dtype)  # (kh, kw, filters, in)
         bias = tf.cast(self.bias, self.compute_dtype) if self.use_bias else None
-        relu = self.activation is keras.activations.relu  # fused into the convolution
+        relu = self.activation is keras.activations.relu  # applied inside, where oneDNN fuses it
         outputs = _transpose_as_convolution(inputs, kernel, bias, self.strides[0], relu)
         return outputs if relu else self.activation(outputs)  # Keras turns activation=None into linear
 
@@ -82,8 +82,8 @@ class SubPixelConv2DTranspose(layers.Conv2DTranspose):
 def _transpose_as_convolution(inputs, kernel, bias, stride, relu):
     """``conv2d_transpose(inputs, kernel, stride, "same")`` + bias (+ ReLU if ``relu``), computed
     as an ordinary convolution. The gradient is the transposed convolution's own, as TensorFlow
-    computes it for ``conv2d_transpose``; for stride 2 that is about half the arithmetic of the
-    2×2 convolution's gradient (9 real taps, not 16) and needs no ``space_to_depth``."""
+    computes it for ``conv2d_transpose``; for stride 2 it multiplies over the 9 real taps, not the
+    2×2 convolution's 16, and needs no ``space_to_depth``."""
 
     @tf.custom_gradient
     def forward(x, kernel, *bias):

@@ -50,6 +50,10 @@ def test_sub_pixel_layer_equals_conv2d_transpose_with_its_gradients(case):
     x = tf.constant(np.random.default_rng(0).standard_normal((2, 8, 8, 6)), tf.float32)
     plain, fast = _pair(filters, kernel, strides, padding, activation, "float32", x, **(more[0] if more else {}))
     assert fast._convolution_form() == form
+    _assert_same_outputs_and_gradients(plain, fast, x)
+
+
+def _assert_same_outputs_and_gradients(plain, fast, x):
     for a, b in zip(*(_output_and_gradients(layer, x) for layer in (plain, fast))):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)
 
@@ -83,8 +87,7 @@ def test_sub_pixel_layer_on_an_odd_non_square_input():
     x = tf.constant(np.random.default_rng(0).standard_normal((1, 5, 7, 3)), tf.float32)
     for strides in (2, 1):
         plain, fast = _pair(4, 3, strides, "same", "relu", "float32", x)
-        for a, b in zip(*(_output_and_gradients(layer, x) for layer in (plain, fast))):
-            np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)
+        _assert_same_outputs_and_gradients(plain, fast, x)
 
 
 def test_sub_pixel_backward_pass_is_the_transposed_convolutions_own():

@@ -13,6 +13,7 @@ this process's CPU time (steadier when other programs share the CPU).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import shutil
@@ -33,7 +34,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from reference import build_reference, torch_vae  # noqa: E402
-from vae_tutorial import datasets  # noqa: E402
+from vae_tutorial import datasets, decoder  # noqa: E402
 from vae_tutorial.data import find_images, make_pipeline, split_paths  # noqa: E402
 from vae_tutorial.decoder import SubPixelConv2DTranspose  # noqa: E402
 from vae_tutorial.training import build_vae, default_precision, train  # noqa: E402
@@ -85,14 +86,23 @@ class Contender:
 
 
 class KerasContender(Contender):
-    """A Keras model, made on first use, trained one epoch per call by :meth:`fit_one_epoch`."""
+    """A Keras model, made on first use, trained one epoch per call by :meth:`fit_one_epoch`.
+
+    ``traced_with``: a context manager active while the first epoch traces the training step.
+    """
+
+    def __init__(self, name, note, make, traced_with=contextlib.nullcontext):
+        super().__init__(name, note, make)
+        self.traced_with = traced_with
 
     def epoch(self, data, images, out_dir):
-        if not hasattr(self, "model"):
+        first = not hasattr(self, "model")
+        if first:
             keras.utils.set_random_seed(0)
             self.model = self.make()
         timer = EpochTimer()
-        self.fit_one_epoch(data, images, out_dir, timer)
+        with self.traced_with() if first else contextlib.nullcontext():
+            self.fit_one_epoch(data, images, out_dir, timer)
         self.wall += timer.wall
         self.cpu += timer.cpu
 
@@ -145,6 +155,8 @@ def contenders(ablation: bool, with_torch: bool) -> list[Contender]:
                              lambda: _with_keras_adam(build_vae(precision="mixed_bfloat16"))),
             ProjectContender("defaults, Keras transposed conv", "the defaults with SubPixelConv2DTranspose(sub_pixel="
                              "False): Keras' own Conv2DTranspose computation", lambda: _with_sub_pixel(build_vae(), False)),
+            ProjectContender("defaults, BiasAddGrad", "the defaults with TensorFlow's BiasAddGrad for the transposed "
+                             "convolutions' bias gradient (summed in bfloat16)", project(), _with_bias_add_grad),
             ProjectContender("defaults + steps_per_execution 16", "", project(steps_per_execution=16)),
             ProjectContender("defaults + XLA", "jit_compile=True", project(jit_compile=True)),
             ProjectContender("float32 + XLA", "jit_compile=True", project(precision="float32", jit_compile=True)),
@@ -166,6 +178,17 @@ def _with_sub_pixel(model, sub_pixel):
         if isinstance(layer, SubPixelConv2DTranspose):
             layer.sub_pixel = sub_pixel  # read when fit first traces the training step
     return model
+
+
+@contextlib.contextmanager
+def _with_bias_add_grad():
+    """While the training step is traced, SubPixelConv2DTranspose's bias gradient is BiasAddGrad."""
+    original = decoder._bias_gradient
+    decoder._bias_gradient = lambda dy: tf.raw_ops.BiasAddGrad(out_backprop=dy)
+    try:
+        yield
+    finally:
+        decoder._bias_gradient = original
 
 
 def _with_keras_adam(model):

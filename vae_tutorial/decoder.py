@@ -116,17 +116,21 @@ def _transpose_as_convolution(inputs, kernel, bias, stride, relu):
 def _bias_gradient(dy):
     """The sum of ``dy`` over batch, height and width: the gradient of a bias, one value per channel.
 
-    Not ``BiasAddGrad``: on the CPU it sums bfloat16 in bfloat16, where a running sum stops growing
-    once it is a few hundred times the terms. Over the 262 144 positions of ``deconv_2`` at batch 64
-    its result is almost all rounding error. Here the sum runs in float32: as a float32 sum for up to
-    16 channels (the image layer's 3), as a product with a row of ones (oneDNN accumulates in float32)
-    above. Both are also faster than ``BiasAddGrad`` in bfloat16 (3 to 8 ms for a (64, 64, 64, C) tensor).
+    Not ``BiasAddGrad``: on the CPU it sums bfloat16 values in bfloat16, where a running sum stops
+    growing once it is a few hundred times its terms. Over the 262 144 positions of ``deconv_2`` at
+    batch 64 its result is almost all rounding error. Here the sum is a product with a row of ones,
+    which oneDNN accumulates in float32. The rows hold several pixels each (up to 1024 values), which
+    runs 1.5 to 2.5 times faster than one pixel a row; their partial sums are added in float32.
     """
     channels = dy.shape[-1]
-    rows = tf.reshape(dy, [-1, channels])
-    if channels <= 16:
-        return tf.cast(tf.reduce_sum(tf.cast(rows, tf.float32), axis=0), dy.dtype)
-    return tf.reshape(tf.matmul(tf.ones([1, tf.shape(rows)[0]], dy.dtype), rows), [channels])
+    per_image = (dy.shape[1] or 1) * (dy.shape[2] or 1)  # 1 when unknown: one pixel a row
+    pixels = 1
+    while pixels * 2 * channels <= 1024 and per_image % (pixels * 2) == 0:
+        pixels *= 2
+    rows = tf.reshape(dy, [-1, pixels * channels])
+    partial = tf.matmul(tf.ones([1, tf.shape(rows)[0]], dy.dtype), rows)  # (1, pixels · channels)
+    total = tf.reduce_sum(tf.reshape(tf.cast(partial, tf.float32), [pixels, channels]), axis=0)
+    return tf.cast(total, dy.dtype)
 
 
 def _sub_pixel_kernel(kernel):

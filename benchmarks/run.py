@@ -88,7 +88,7 @@ class Contender:
 class KerasContender(Contender):
     """A Keras model, made on first use, trained one epoch per call by :meth:`fit_one_epoch`.
 
-    ``traced_with``: a context manager active while the first epoch traces the training step.
+    ``traced_with``: a context manager active during every epoch (the first traces the training step).
     """
 
     def __init__(self, name, note, make, traced_with=contextlib.nullcontext):
@@ -96,12 +96,11 @@ class KerasContender(Contender):
         self.traced_with = traced_with
 
     def epoch(self, data, images, out_dir):
-        first = not hasattr(self, "model")
-        if first:
+        if not hasattr(self, "model"):
             keras.utils.set_random_seed(0)
             self.model = self.make()
         timer = EpochTimer()
-        with self.traced_with() if first else contextlib.nullcontext():
+        with self.traced_with():  # also if Keras traced the step again
             self.fit_one_epoch(data, images, out_dir, timer)
         self.wall += timer.wall
         self.cpu += timer.cpu
@@ -156,7 +155,7 @@ def contenders(ablation: bool, with_torch: bool) -> list[Contender]:
             ProjectContender("defaults, Keras transposed conv", "the defaults with SubPixelConv2DTranspose(sub_pixel="
                              "False): Keras' own Conv2DTranspose computation", lambda: _with_sub_pixel(build_vae(), False)),
             ProjectContender("defaults, BiasAddGrad", "the defaults with TensorFlow's BiasAddGrad for the transposed "
-                             "convolutions' bias gradient (summed in bfloat16)", project(), _with_bias_add_grad),
+                             "convolutions' bias gradient (in bfloat16 it sums in bfloat16)", project(), _with_bias_add_grad),
             ProjectContender("defaults + steps_per_execution 16", "", project(steps_per_execution=16)),
             ProjectContender("defaults + XLA", "jit_compile=True", project(jit_compile=True)),
             ProjectContender("float32 + XLA", "jit_compile=True", project(precision="float32", jit_compile=True)),
@@ -182,7 +181,7 @@ def _with_sub_pixel(model, sub_pixel):
 
 @contextlib.contextmanager
 def _with_bias_add_grad():
-    """While the training step is traced, SubPixelConv2DTranspose's bias gradient is BiasAddGrad."""
+    """While active, SubPixelConv2DTranspose's bias gradient is traced as BiasAddGrad."""
     original = decoder._bias_gradient
     decoder._bias_gradient = lambda dy: tf.raw_ops.BiasAddGrad(out_backprop=dy)
     try:

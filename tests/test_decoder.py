@@ -122,14 +122,32 @@ def test_sub_pixel_backward_pass_is_the_transposed_convolutions_own():
 @pytest.mark.parametrize("channels", [1, 3, 16, 32, 64])
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_bias_gradient_is_the_sum_over_all_but_the_channel_axis(channels, dtype):
-    # Over 32 768 positions with a mean of 0.3, where a sum in bfloat16 stops growing near 256;
-    # 1 to 64 channels give 1024 to 16 pixels a row of the product with ones.
+    # Over 32 768 positions with a mean of 0.3 (a total near 9 800), where a sum in bfloat16 stalls
+    # at a small fraction of it; 1 to 64 channels give 1024 to 16 pixels a row of the product with ones.
     dy = 0.3 + np.random.default_rng(channels).standard_normal((8, 64, 64, channels)).astype("float32")
     result = _bias_gradient(tf.cast(dy, dtype))
     assert result.dtype == dtype and result.shape == (channels,)
     exact = np.asarray(tf.cast(tf.cast(dy, dtype), "float64")).sum(axis=(0, 1, 2))
     tolerance = 1e-4 if dtype == "float32" else 0.01  # bfloat16 rounds the result to 8 bits
     np.testing.assert_allclose(np.asarray(result, "float64"), exact, rtol=tolerance, atol=tolerance * np.abs(exact).max())
+
+
+@pytest.mark.parametrize("shape, signature", [
+    ((2, 5, 7, 3), None),  # odd sizes: one pixel a row
+    ((2, 2, 3, 1500), None),  # more than 1024 channels
+    ((3, 6, 7, 5), [None, None, 7, 5]),  # height unknown while tracing
+    ((3, 6, 7, 5), [None, None, None, 5]),  # height and width unknown
+    ((3, 6, 7, 5), [None, None, None, None]),  # channels unknown: BiasAddGrad
+])
+def test_bias_gradient_with_odd_or_unknown_sizes(shape, signature):
+    dy = np.random.default_rng(0).standard_normal(shape).astype("float32")
+    compute = tf.function(_bias_gradient, input_signature=[tf.TensorSpec(signature, tf.float32)]) if signature else _bias_gradient
+    np.testing.assert_allclose(np.asarray(compute(tf.constant(dy))), dy.sum(axis=(0, 1, 2)), rtol=1e-4, atol=1e-4)
+
+
+def test_bias_gradient_in_float16_is_biasaddgrads():
+    dy = tf.constant(np.random.default_rng(0).standard_normal((2, 8, 8, 4)), tf.float16)
+    np.testing.assert_array_equal(np.asarray(_bias_gradient(dy)), np.asarray(tf.raw_ops.BiasAddGrad(out_backprop=dy)))
 
 
 def test_sub_pixel_auto_computes_the_convolution_in_bfloat16_only():

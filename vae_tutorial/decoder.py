@@ -38,8 +38,9 @@ class SubPixelConv2DTranspose(layers.Conv2DTranspose):
     bfloat16 with ``padding="same"`` and either stride 2 with a 3×3 kernel or stride 1 with an
     odd kernel, its forward pass is an ordinary convolution (with ``depth_to_space`` for
     stride 2): the same function, equal up to bfloat16 rounding, which the CPU's oneDNN kernels
-    fuse with the bias and ReLU. Its backward pass is the transposed convolution's own. In every
-    other case it is exactly ``Conv2DTranspose``.
+    fuse with the bias and ReLU. Its backward pass is the transposed convolution's own, except that
+    the bias gradient is summed in float32 (see ``_bias_gradient``). In every other case it is
+    exactly ``Conv2DTranspose``.
 
     ``sub_pixel``: ``"auto"`` (the convolution in bfloat16 only), ``True`` (in any dtype) or
     ``False`` (never). In float32 the stride-2 convolution (16 multiplications where the
@@ -81,9 +82,10 @@ class SubPixelConv2DTranspose(layers.Conv2DTranspose):
 
 def _transpose_as_convolution(inputs, kernel, bias, stride, relu):
     """``conv2d_transpose(inputs, kernel, stride, "same")`` + bias (+ ReLU if ``relu``), computed
-    as an ordinary convolution. The gradient is the transposed convolution's own, as TensorFlow
-    computes it for ``conv2d_transpose``; for stride 2 it multiplies over the 9 real taps, not the
-    2×2 convolution's 16, and needs no ``space_to_depth``."""
+    as an ordinary convolution. The gradients of x and kernel are the transposed convolution's own,
+    as TensorFlow computes them for ``conv2d_transpose``; for stride 2 they multiply over the 9 real
+    taps, not the 2×2 convolution's 16, and need no ``space_to_depth``. The bias gradient is
+    :func:`_bias_gradient`'s."""
 
     @tf.custom_gradient
     def forward(x, kernel, *bias):
@@ -116,14 +118,18 @@ def _transpose_as_convolution(inputs, kernel, bias, stride, relu):
 def _bias_gradient(dy):
     """The sum of ``dy`` over batch, height and width: the gradient of a bias, one value per channel.
 
-    Not ``BiasAddGrad``: on the CPU it sums bfloat16 values in bfloat16, where a running sum stops
-    growing once it is a few hundred times its terms. Over the 262 144 positions of ``deconv_2`` at
-    batch 64 its result is almost all rounding error. Here the sum is a product with a row of ones,
-    which oneDNN accumulates in float32. The rows hold several pixels each (up to 1024 values), which
-    runs 1.5 to 2.5 times faster than one pixel a row; their partial sums are added in float32.
+    Not ``BiasAddGrad`` in bfloat16: on the CPU it sums bfloat16 values in bfloat16, where a running
+    sum stops growing once it is a few hundred times its terms. Over the 262 144 positions of
+    ``deconv_2`` at batch 64 its result is almost all rounding error. Here the sum is a product with
+    a row of ones, which oneDNN accumulates in float32; its rows hold several pixels each (up to 1024
+    values when the channels allow), which runs 1.5 to 2.5 times faster than one pixel a row. The
+    partial sums, each rounded once to bfloat16, are added in float32. Other dtypes (float16 and
+    float64, which BiasAddGrad sums at full precision) and unknown channel counts keep ``BiasAddGrad``.
     """
     channels = dy.shape[-1]
-    per_image = (dy.shape[1] or 1) * (dy.shape[2] or 1)  # 1 when unknown: one pixel a row
+    if channels is None or dy.dtype not in (tf.bfloat16, tf.float32):
+        return tf.raw_ops.BiasAddGrad(out_backprop=dy)
+    per_image = (dy.shape[1] or 1) * (dy.shape[2] or 1)  # only the known sizes; 1 when neither is known
     pixels = 1
     while pixels * 2 * channels <= 1024 and per_image % (pixels * 2) == 0:
         pixels *= 2

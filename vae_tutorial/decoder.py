@@ -122,9 +122,9 @@ def _bias_gradient(dy):
     sum stops growing once it is a few hundred times its terms. Over the 262 144 positions of
     ``deconv_2`` at batch 64 its result is almost all rounding error. Here the sum is a product with
     a row of ones, which oneDNN accumulates in float32; its rows hold several pixels each (up to 1024
-    values when the channels allow), which runs 1.5 to 2.5 times faster than one pixel a row. The
+    values when the channels allow), which ran 1.4 to 5 times faster than one pixel a row. The
     partial sums, each rounded once to bfloat16, are added in float32. Other dtypes (float16 and
-    float64, which BiasAddGrad sums at full precision) and unknown channel counts keep ``BiasAddGrad``.
+    float64, which BiasAddGrad sums without this loss) and unknown channel counts keep ``BiasAddGrad``.
     """
     channels = dy.shape[-1]
     if channels is None or dy.dtype not in (tf.bfloat16, tf.float32):

@@ -1,6 +1,7 @@
 """Shared fixtures: small data sets and one tiny trained run, made once per session."""
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +14,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def default_sigint():
+    """In a child process: Ctrl-C as usual, also when the tests were started as a background job, whose
+    children inherit SIGINT ignored (Python then never raises KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_cli(*args, cwd=None, timeout=600, env=None):
     """Run ``python -m vae_tutorial ARGS``; return the CompletedProcess (text)."""
     return subprocess.run([sys.executable, "-m", "vae_tutorial", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})}, preexec_fn=default_sigint)
 
 
 def make_messy_folder(root: Path) -> tuple[set[str], set[str]]:

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, make_messy_folder, run_cli
+from conftest import ROOT, default_sigint, make_messy_folder, run_cli
 from vae_tutorial import data, training
 from vae_tutorial.model import ModelFileError, load_vae
 
@@ -95,7 +95,8 @@ def test_ctrl_c_from_outside_after_the_first_epoch_resumes(tmp_path):
     """A real Ctrl-C from another process, sent once the first epoch's grid appears."""
     out = tmp_path / "run"
     command = [sys.executable, "-m", "vae_tutorial", *TRAIN, "--out", str(out)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=default_sigint)
     deadline = time.monotonic() + 600
     while not (out / "epochs" / "epoch_001.png").exists() and process.poll() is None:
         assert time.monotonic() < deadline

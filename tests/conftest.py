@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def default_sigint():
-    """In a child process: Ctrl-C as usual, also when the tests were started as a background job, whose
-    children inherit SIGINT ignored (Python then never raises KeyboardInterrupt)."""
+    """In a child process: Ctrl-C as usual, also when the test process has SIGINT ignored (as a shell's
+    background job without job control does); a child that inherits it never raises KeyboardInterrupt."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vae_tutorial.decoder import SubPixelConv2DTranspose, _bias_gradient, build_decoder
+from vae_tutorial.decoder import SubPixelConv2DTranspose, _bias_gradient, _depth_to_space, build_decoder
 
 
 def test_decoder_shapes_and_range():
@@ -143,6 +143,17 @@ def test_bias_gradient_with_odd_or_unknown_sizes(shape, signature):
     dy = np.random.default_rng(0).standard_normal(shape).astype("float32")
     compute = tf.function(_bias_gradient, input_signature=[tf.TensorSpec(signature, tf.float32)]) if signature else _bias_gradient
     np.testing.assert_allclose(np.asarray(compute(tf.constant(dy))), dy.sum(axis=(0, 1, 2)), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("shape, signature", [
+    ((2, 3, 5, 8), None),
+    ((2, 4, 4, 12), [None, None, None, 12]),  # batch, height and width unknown while tracing
+])
+def test_depth_to_space_equals_tensorflows(dtype, shape, signature):
+    z = tf.cast(np.arange(np.prod(shape)).reshape(shape) % 251, dtype)
+    compute = tf.function(_depth_to_space, input_signature=[tf.TensorSpec(signature, dtype)]) if signature else _depth_to_space
+    np.testing.assert_array_equal(np.asarray(compute(z)), np.asarray(tf.nn.depth_to_space(z, 2)))
 
 
 def test_bias_gradient_in_float16_is_biasaddgrads():

@@ -99,7 +99,7 @@ def _transpose_as_convolution(inputs, kernel, bias, stride, relu):
             z = tf.nn.bias_add(z, bias[0])
         if relu:
             z = tf.nn.relu(z)
-        y = tf.nn.depth_to_space(z, 2) if stride == 2 else z
+        y = _depth_to_space(z) if stride == 2 else z
 
         def grad(dy):
             if relu:
@@ -137,6 +137,14 @@ def _bias_gradient(dy):
     partial = tf.matmul(tf.ones([1, tf.shape(rows)[0]], dy.dtype), rows)  # (1, pixels · channels)
     total = tf.reduce_sum(tf.reshape(tf.cast(partial, tf.float32), [pixels, channels]), axis=0)
     return tf.cast(total, dy.dtype)
+
+
+def _depth_to_space(z):
+    """``tf.nn.depth_to_space(z, 2)`` written as a reshape, a transpose and a reshape: the same values,
+    about twice as fast on the CPU in bfloat16, where TensorFlow's kernel copies one element at a time."""
+    batch, height, width, channels = (z.shape[i] if z.shape[i] is not None else tf.shape(z)[i] for i in range(4))
+    blocks = tf.reshape(z, [batch * height, width, 2, channels // 2])  # (b·h, w, phase row, (phase column, c))
+    return tf.reshape(tf.transpose(blocks, [0, 2, 1, 3]), [batch, 2 * height, 2 * width, channels // 4])
 
 
 def _sub_pixel_kernel(kernel):

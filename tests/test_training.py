@@ -4,6 +4,7 @@ import os
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from vae_tutorial.data import find_images, make_pipeline
 from vae_tutorial.model import load_vae
@@ -64,6 +65,18 @@ def test_load_or_train_trains_when_missing_and_loads_when_present(shapes_folder,
     np.testing.assert_allclose(loaded.decoder(z), trained.decoder(z), atol=1e-6)
 
 
+def test_mixed_bfloat16_training_step_casts_no_activation_to_float32_and_back():
+    # Activations cross the layers in bfloat16. The only batch-sized casts left: the images in,
+    # the image layer's output to the float32 sigmoid, and that sigmoid's gradient back.
+    model = build_vae(precision="mixed_bfloat16")
+    step = tf.function(model.train_step).get_concrete_function(tf.TensorSpec([64, 64, 64, 3], tf.float32))
+    casts = [(op.inputs[0].dtype.name, op.outputs[0].dtype.name, tuple(op.inputs[0].shape))
+             for op in step.graph.get_operations() if op.type == "Cast"]
+    batch_sized = sorted(cast for cast in casts if cast[2][:1] == (64,) and np.prod(cast[2]) > 64 * 512)
+    assert batch_sized == [("bfloat16", "float32", (64, 64, 64, 3)),
+                           ("float32", "bfloat16", (64, 64, 64, 3)), ("float32", "bfloat16", (64, 64, 64, 3))]
+
+
 def test_precision_mixed_bfloat16_keeps_outputs_and_loss_in_float32(shapes_folder):
     model = build_vae(latent_dim=8, precision="mixed_bfloat16")
     assert model.encoder.get_layer("conv_1").compute_dtype == "bfloat16"
@@ -77,5 +90,6 @@ def test_precision_mixed_bfloat16_keeps_outputs_and_loss_in_float32(shapes_folde
     assert build_vae(latent_dim=8, precision="float32").encoder.get_layer("conv_1").compute_dtype == "float32"
     with pytest.raises(ValueError, match="precision"):
         build_vae(precision="float16")
+    assert model.encoder.inputs[0].dtype == model.decoder.inputs[0].dtype == "bfloat16"
     with pytest.raises(ValueError, match="strategy"):
         build_vae(strategy="tpu")

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from vae_tutorial.encoder import check_sizes
+from vae_tutorial.encoder import check_sizes, compute_dtype
 
 # A transposed convolution (kernel 3, stride 2, "same") writes output row 2m from input rows
 # m-1 (kernel row 2) and m (kernel row 0), and output row 2m+1 from input row m (kernel row 1).
@@ -168,13 +168,14 @@ def build_decoder(latent_dim=512, image_size=64, hidden_units=256, name="decoder
     """A functional Keras model: z (B, latent_dim) → images (B, S, S, 3) in [0, 1], float32.
 
     ``dtype``: the layers' dtype policy, e.g. ``"mixed_bfloat16"`` (default: Keras' global policy).
+    The input and ``Reshape`` take it too (no casts to float32 and back between layers).
     """
     check_sizes(latent_dim, image_size)
     side = image_size // 4
-    z = keras.Input(shape=(latent_dim,), name="z")
+    z = keras.Input(shape=(latent_dim,), name="z", dtype=compute_dtype(dtype))
     x = layers.Dense(hidden_units, activation="relu", name="dense", dtype=dtype)(z)
     x = layers.Dense(side * side * 64, activation="relu", name="dense_to_tensor", dtype=dtype)(x)
-    x = layers.Reshape((side, side, 64), name="reshape")(x)
+    x = layers.Reshape((side, side, 64), name="reshape", dtype=dtype)(x)
     deconv = SubPixelConv2DTranspose
     x = deconv(64, 3, strides=2, padding="same", activation="relu", name="deconv_1", dtype=dtype)(x)
     x = deconv(32, 3, strides=2, padding="same", activation="relu", name="deconv_2", dtype=dtype)(x)

@@ -18,16 +18,23 @@ def check_sizes(latent_dim, image_size):
         )
 
 
+def compute_dtype(dtype=None):
+    """The dtype a layer with dtype policy ``dtype`` computes in (``None``: Keras' global policy)."""
+    return (keras.dtype_policies.get(dtype) if dtype is not None else keras.config.dtype_policy()).compute_dtype
+
+
 def build_encoder(latent_dim=512, image_size=64, hidden_units=256, name="encoder", dtype=None):
     """A functional Keras model: images (B, S, S, 3) → ``[mu, log_var]``, each (B, latent_dim).
 
     ``dtype``: the layers' dtype policy, e.g. ``"mixed_bfloat16"`` (default: Keras' global policy).
+    The input and ``Flatten`` take the same policy, so under mixed precision no tensor is cast to
+    float32 and back between layers.
     """
     check_sizes(latent_dim, image_size)
-    images = keras.Input(shape=(image_size, image_size, 3), name="image")
+    images = keras.Input(shape=(image_size, image_size, 3), name="image", dtype=compute_dtype(dtype))
     x = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu", name="conv_1", dtype=dtype)(images)
     x = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu", name="conv_2", dtype=dtype)(x)
-    x = layers.Flatten(name="flatten")(x)
+    x = layers.Flatten(name="flatten", dtype=dtype)(x)
     x = layers.Dense(hidden_units, activation="relu", name="dense", dtype=dtype)(x)
     mu = layers.Dense(latent_dim, name="mu", dtype=dtype)(x)
     log_var = layers.Dense(latent_dim, name="log_var", dtype=dtype)(x)

@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from reference import build_reference, torch_vae  # noqa: E402
-from vae_tutorial import datasets, decoder  # noqa: E402
+from vae_tutorial import datasets, decoder, encoder  # noqa: E402
 from vae_tutorial.data import find_images, make_pipeline, split_paths  # noqa: E402
 from vae_tutorial.decoder import SubPixelConv2DTranspose  # noqa: E402
 from vae_tutorial.training import build_vae, default_precision, train  # noqa: E402
@@ -156,6 +156,10 @@ def contenders(ablation: bool, with_torch: bool) -> list[Contender]:
                              "False): Keras' own Conv2DTranspose computation", lambda: _with_sub_pixel(build_vae(), False)),
             ProjectContender("defaults, BiasAddGrad", "the defaults with TensorFlow's BiasAddGrad for the transposed "
                              "convolutions' bias gradient (in bfloat16 it sums in bfloat16)", project(), _with_bias_add_grad),
+            ProjectContender("defaults, tf.nn.depth_to_space", "the defaults with TensorFlow's depth_to_space op in "
+                             "the stride-2 layers", project(), _with_depth_to_space_op),
+            ProjectContender("defaults, float32 between layers", "the defaults with Keras' float32 Input, Flatten and "
+                             "Reshape: activations cast to float32 and back", _float32_between_layers),
             ProjectContender("defaults + steps_per_execution 16", "", project(steps_per_execution=16)),
             ProjectContender("defaults + XLA", "jit_compile=True", project(jit_compile=True)),
             ProjectContender("float32 + XLA", "jit_compile=True", project(precision="float32", jit_compile=True)),
@@ -188,6 +192,30 @@ def _with_bias_add_grad():
         yield
     finally:
         decoder._bias_gradient = original
+
+
+@contextlib.contextmanager
+def _with_depth_to_space_op():
+    """While active, the stride-2 SubPixelConv2DTranspose layers are traced with tf.nn.depth_to_space."""
+    original = decoder._depth_to_space
+    decoder._depth_to_space = lambda z: tf.nn.depth_to_space(z, 2)
+    try:
+        yield
+    finally:
+        decoder._depth_to_space = original
+
+
+def _float32_between_layers():
+    """``build_vae()`` with the encoder's and decoder's Input, Flatten and Reshape left at Keras' float32."""
+    saved = encoder.compute_dtype, decoder.compute_dtype, keras.layers.Flatten, keras.layers.Reshape
+    flatten, reshape = keras.layers.Flatten, keras.layers.Reshape
+    encoder.compute_dtype = decoder.compute_dtype = lambda dtype=None: "float32"
+    keras.layers.Flatten = lambda *args, dtype=None, **kwargs: flatten(*args, **kwargs)
+    keras.layers.Reshape = lambda *args, dtype=None, **kwargs: reshape(*args, **kwargs)
+    try:
+        return build_vae()
+    finally:
+        encoder.compute_dtype, decoder.compute_dtype, keras.layers.Flatten, keras.layers.Reshape = saved
 
 
 def _with_keras_adam(model):

@@ -148,11 +148,18 @@ def test_bias_gradient_with_odd_or_unknown_sizes(shape, signature):
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 @pytest.mark.parametrize("shape, signature", [
     ((2, 3, 5, 8), None),
-    ((2, 4, 4, 12), [None, None, None, 12]),  # batch, height and width unknown while tracing
+    ((2, 4, 6, 12), [None, 4, 6, 12]),  # batch unknown while tracing
+    ((2, 4, 4, 12), [None, None, None, 12]),  # batch, height and width unknown
 ])
 def test_depth_to_space_equals_tensorflows(dtype, shape, signature):
     z = tf.cast(np.arange(np.prod(shape)).reshape(shape) % 251, dtype)
-    compute = tf.function(_depth_to_space, input_signature=[tf.TensorSpec(signature, dtype)]) if signature else _depth_to_space
+    if signature:
+        traced = tf.function(_depth_to_space).get_concrete_function(tf.TensorSpec(signature, dtype))
+        expected = [None if size is None else 2 * size for size in signature[1:3]]
+        assert traced.output_shapes.as_list() == [None, *expected, signature[3] // 4]  # known sizes stay known
+        compute = traced
+    else:
+        compute = _depth_to_space
     np.testing.assert_array_equal(np.asarray(compute(z)), np.asarray(tf.nn.depth_to_space(z, 2)))
 
 

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
@@ -183,39 +184,24 @@ def _with_sub_pixel(model, sub_pixel):
     return model
 
 
-@contextlib.contextmanager
 def _with_bias_add_grad():
     """While active, SubPixelConv2DTranspose's bias gradient is traced as BiasAddGrad."""
-    original = decoder._bias_gradient
-    decoder._bias_gradient = lambda dy: tf.raw_ops.BiasAddGrad(out_backprop=dy)
-    try:
-        yield
-    finally:
-        decoder._bias_gradient = original
+    return mock.patch.object(decoder, "_bias_gradient", lambda dy: tf.raw_ops.BiasAddGrad(out_backprop=dy))
 
 
-@contextlib.contextmanager
 def _with_depth_to_space_op():
     """While active, the stride-2 SubPixelConv2DTranspose layers are traced with tf.nn.depth_to_space."""
-    original = decoder._depth_to_space
-    decoder._depth_to_space = lambda z: tf.nn.depth_to_space(z, 2)
-    try:
-        yield
-    finally:
-        decoder._depth_to_space = original
+    return mock.patch.object(decoder, "_depth_to_space", lambda z: tf.nn.depth_to_space(z, 2))
 
 
 def _float32_between_layers():
     """``build_vae()`` with the encoder's and decoder's Input, Flatten and Reshape left at Keras' float32."""
-    saved = encoder.compute_dtype, decoder.compute_dtype, keras.layers.Flatten, keras.layers.Reshape
     flatten, reshape = keras.layers.Flatten, keras.layers.Reshape
-    encoder.compute_dtype = decoder.compute_dtype = lambda dtype=None: "float32"
-    keras.layers.Flatten = lambda *args, dtype=None, **kwargs: flatten(*args, **kwargs)
-    keras.layers.Reshape = lambda *args, dtype=None, **kwargs: reshape(*args, **kwargs)
-    try:
+    float32 = lambda dtype=None: "float32"  # noqa: E731
+    with mock.patch.object(encoder, "compute_dtype", float32), mock.patch.object(decoder, "compute_dtype", float32), \
+            mock.patch.object(keras.layers, "Flatten", lambda *args, dtype=None, **kwargs: flatten(*args, **kwargs)), \
+            mock.patch.object(keras.layers, "Reshape", lambda *args, dtype=None, **kwargs: reshape(*args, **kwargs)):
         return build_vae()
-    finally:
-        encoder.compute_dtype, decoder.compute_dtype, keras.layers.Flatten, keras.layers.Reshape = saved
 
 
 def _with_keras_adam(model):

@@ -97,5 +97,5 @@ def test_history_and_figures(tmp_path):
     assert plot_transposed_convolution(np.eye(2), np.ones((4, 4))).axes
     images = np.random.default_rng(0).random((3, 8, 8, 3))
     fig = plot_reconstruction_comparison(images, {"sum": images, "mean": images})
-    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    labels = [label.get_text() for label in fig.axes[0].get_yticklabels()]
     assert labels == ["Original", "Reconstruction\nsum", "Reconstruction\nmean"]

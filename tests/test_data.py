@@ -92,7 +92,15 @@ def test_load_dataset_with_validation(shapes_folder):
 
 
 def test_visualize_batch_returns_a_figure():
-    fig = visualize_batch(np.random.rand(10, 64, 64, 3), ncols=5, title="t", row_labels=["a", "b"])
-    assert len(fig.axes) == 10 and fig._suptitle.get_text() == "t"
+    images = np.random.default_rng(0).random((7, 64, 64, 3))
+    fig = visualize_batch(images, ncols=4, title="t", row_labels=["a", "b", "unused"])
+    assert fig._suptitle.get_text() == "t"
+    (ax,) = fig.axes
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["a", "b"]
+    grid = ax.get_images()[0].get_array()
+    assert grid.shape == (2 * 64 + 2, 4 * 64 + 3 * 2, 3)  # 2 rows, 4 columns, 2 white pixels between
+    np.testing.assert_array_equal(grid[66:130, 66:130], images[5].astype(np.float32))  # row 1, column 1
+    np.testing.assert_array_equal(grid[64:66], 1.0)  # the white line between the rows
+    np.testing.assert_array_equal(grid[66:, 198:], 1.0)  # the empty last cell
     with pytest.raises(ValueError, match="shape"):
         visualize_batch(np.zeros((4, 64, 64)))

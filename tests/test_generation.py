@@ -32,5 +32,5 @@ def test_figures_say_what_they_show():
     images = np.random.rand(10, 64, 64, 3)
     assert "Generated" in plot_generated(images)._suptitle.get_text()
     fig = plot_reconstructions(images, images)
-    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    labels = [label.get_text() for label in fig.axes[0].get_yticklabels()]
     assert labels == ["Original", "Reconstruction", "Original", "Reconstruction"]

@@ -58,11 +58,12 @@ def machine_line() -> str:
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Wall and CPU seconds of each epoch's training batches (validation excluded)."""
+    """Wall and CPU seconds of each epoch's training batches (validation excluded), and the wall
+    seconds from the last batch to the end of the epoch's callbacks (this one runs after ``train``'s)."""
 
     def __init__(self):
         super().__init__()
-        self.wall, self.cpu = [], []
+        self.wall, self.cpu, self.after = [], [], []
 
     def on_epoch_begin(self, epoch, logs=None):
         self.start = (time.perf_counter(), time.process_time())
@@ -73,6 +74,7 @@ class EpochTimer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.wall.append(self.end[0] - self.start[0])
         self.cpu.append(self.end[1] - self.start[1])
+        self.after.append(time.perf_counter() - self.end[0])
 
 
 class Contender:
@@ -80,7 +82,7 @@ class Contender:
 
     def __init__(self, name, note, make):
         self.name, self.note, self.make = name, note, make
-        self.wall, self.cpu = [], []
+        self.wall, self.cpu, self.after = [], [], []
 
     def epoch(self, data, images, out_dir):
         raise NotImplementedError
@@ -105,6 +107,7 @@ class KerasContender(Contender):
             self.fit_one_epoch(data, images, out_dir, timer)
         self.wall += timer.wall
         self.cpu += timer.cpu
+        self.after += timer.after
 
 
 class ProjectContender(KerasContender):
@@ -320,9 +323,12 @@ def main():
     for r in runners:
         rate, cpu_rate = images / statistics.median(r.wall[1:]), images / statistics.median(r.cpu[1:])
         rows.append([r.name, f"{rate:.0f}", f"{rate / ref_rate:.2f}×", f"{cpu_rate:.0f}",
-                     f"{cpu_rate / ref_cpu_rate:.2f}×", f"{r.wall[0]:.1f}", f"{statistics.median(r.wall[1:]):.1f}"])
+                     f"{cpu_rate / ref_cpu_rate:.2f}×", f"{r.wall[0]:.1f}", f"{statistics.median(r.wall[1:]):.1f}",
+                     f"{statistics.median(r.after[1:]):.2f}" if r.after else "–"])
     print(table(rows, ["model", "images/s", "vs reference", "images/CPU-s", "vs reference (CPU)",
-                       "first epoch s", "later epochs s"]))
+                       "first epoch s", "later epochs s", "epoch end s"]))
+    print("  epoch end s: from the last batch to the end of the epoch's callbacks; for training.train the "
+          "checkpoint, the sample grid and the backup, which the other columns leave out")
     for r in runners:
         if r.note:
             print(f"  {r.name}: {r.note}")

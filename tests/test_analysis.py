@@ -97,5 +97,6 @@ def test_history_and_figures(tmp_path):
     assert plot_transposed_convolution(np.eye(2), np.ones((4, 4))).axes
     images = np.random.default_rng(0).random((3, 8, 8, 3))
     fig = plot_reconstruction_comparison(images, {"sum": images, "mean": images})
+    assert len(fig.axes) == 1  # the grid is one picture; its row labels are the tick labels
     labels = [label.get_text() for label in fig.axes[0].get_yticklabels()]
     assert labels == ["Original", "Reconstruction\nsum", "Reconstruction\nmean"]

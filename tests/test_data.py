@@ -93,14 +93,22 @@ def test_load_dataset_with_validation(shapes_folder):
 
 def test_visualize_batch_returns_a_figure():
     images = np.random.default_rng(0).random((7, 64, 64, 3))
+    images[0, 0, 0] = [-0.5, 2.0, 0.5]  # out of range: clipped to [0, 1]
     fig = visualize_batch(images, ncols=4, title="t", row_labels=["a", "b", "unused"])
     assert fig._suptitle.get_text() == "t"
     (ax,) = fig.axes
     assert [label.get_text() for label in ax.get_yticklabels()] == ["a", "b"]
+    assert list(ax.get_yticks()) == [31.5, 97.5]  # the middle of each row of pixels
     grid = ax.get_images()[0].get_array()
     assert grid.shape == (2 * 64 + 2, 4 * 64 + 3 * 2, 3)  # 2 rows, 4 columns, 2 white pixels between
     np.testing.assert_array_equal(grid[66:130, 66:130], images[5].astype(np.float32))  # row 1, column 1
+    np.testing.assert_array_equal(grid[0, 0], [0.0, 1.0, 0.5])
     np.testing.assert_array_equal(grid[64:66], 1.0)  # the white line between the rows
+    np.testing.assert_array_equal(grid[:, 64:66], 1.0)  # and between the first two columns
     np.testing.assert_array_equal(grid[66:, 198:], 1.0)  # the empty last cell
+    one_label = visualize_batch(images, ncols=4, row_labels=["only"]).axes[0]
+    assert [label.get_text() for label in one_label.get_yticklabels()] == ["only"]
+    with pytest.raises(ValueError, match="no images"):
+        visualize_batch(images, n=0)
     with pytest.raises(ValueError, match="shape"):
         visualize_batch(np.zeros((4, 64, 64)))

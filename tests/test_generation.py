@@ -32,5 +32,6 @@ def test_figures_say_what_they_show():
     images = np.random.rand(10, 64, 64, 3)
     assert "Generated" in plot_generated(images)._suptitle.get_text()
     fig = plot_reconstructions(images, images)
+    assert len(fig.axes) == 1  # the grid is one picture; its row labels are the tick labels
     labels = [label.get_text() for label in fig.axes[0].get_yticklabels()]
     assert labels == ["Original", "Reconstruction", "Original", "Reconstruction"]

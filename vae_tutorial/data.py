@@ -303,8 +303,8 @@ def visualize_batch(
 
     ``row_labels`` names each row (for example "Original" / "Reconstruction").
     The grid is one picture (the images side by side, white lines between them) on one Axes:
-    an Axes per image made the figure several times slower to draw, and training draws one
-    after every epoch.
+    an Axes per image took several times as long to draw, and training draws a grid after
+    every epoch.
     """
     from matplotlib.figure import Figure  # not pyplot: nothing to close, no global state
 
@@ -313,6 +313,8 @@ def visualize_batch(
         raise ValueError(f"batch must have shape (N, H, W, 3), got {images.shape}")
     if n is not None:
         images = images[:n]
+    if len(images) == 0:
+        raise ValueError("batch has no images to draw")
     ncols = max(1, min(ncols, len(images)))
     nrows = int(np.ceil(len(images) / ncols))
     height, width = images.shape[1:3]

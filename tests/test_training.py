@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from vae_tutorial.data import find_images, make_pipeline
 from vae_tutorial.model import load_vae
-from vae_tutorial.training import build_vae, epochs_from_env, fixed_latents, resume_epoch, train
+from vae_tutorial.training import build_vae, epochs_from_env, fixed_latents, has_bfloat16_units, resume_epoch, train
 
 
 def test_build_vae_is_compiled_with_adam():
@@ -76,6 +76,18 @@ def test_mixed_bfloat16_training_step_casts_no_activation_to_float32_and_back():
     batch_sized = sorted(cast for cast in casts if cast[2][:1] == (64,) and np.prod(cast[2]) > 64 * latent_dim)
     assert batch_sized == [("bfloat16", "float32", (64, 64, 64, 3)),
                            ("float32", "bfloat16", (64, 64, 64, 3)), ("float32", "bfloat16", (64, 64, 64, 3))]
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ("fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni", True),  # AMD Zen 4
+    ("fpu avx512f avx512_bf16 amx_bf16 amx_tile amx_int8", True),  # Intel Xeon 4th generation
+    ("fpu sse2 avx2 avx512f avx512_vnni avx512_fp16", False),  # AVX-512 without bfloat16
+    ("fpu sse2 avx2 fma", False),
+])
+def test_has_bfloat16_units_reads_the_flags_line_of_cpuinfo(flags, expected):
+    cpuinfo = f"processor\t: 0\nmodel name\t: a CPU named amx_bf16 avx512_bf16\nflags\t\t: {flags}\n\nprocessor\t: 1\n"
+    assert has_bfloat16_units(cpuinfo) is expected
+    assert has_bfloat16_units(cpuinfo.replace("avx512_bf16", "avx512_bf16x").replace("amx_bf16", "amx_bf16x")) is False
 
 
 def test_precision_mixed_bfloat16_keeps_outputs_and_loss_in_float32(shapes_folder):

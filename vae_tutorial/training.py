@@ -48,21 +48,29 @@ STRATEGIES = ("default", "mirrored", "multiworker")
 
 
 def default_precision() -> str:
-    """``"mixed_bfloat16"`` on a CPU with AMX bfloat16 units and no GPU, else ``"float32"``.
+    """``"mixed_bfloat16"`` on a CPU with bfloat16 arithmetic units and no GPU, else ``"float32"``.
 
-    Measured with ``benchmarks/run.py``: on such a CPU the bfloat16 convolutions and matrix
-    products (oneDNN) make a training step much faster, at the same validation loss. On a
-    GPU, and on CPUs without these units, float32 is the safe choice.
+    Measured with ``benchmarks/run.py``: on CPUs with AMX-BF16 (Intel Xeon 4th generation and
+    later) or AVX-512 BF16 (AMD Zen 4 and later) the bfloat16 convolutions and matrix products
+    (oneDNN) make a training step much faster, at the same validation loss. On a GPU, and on
+    CPUs without these units, float32 is the safe choice.
     """
     import tensorflow as tf
 
     if tf.config.list_physical_devices("GPU"):
         return "float32"
     try:
-        flags = Path("/proc/cpuinfo").read_text()
+        cpuinfo = Path("/proc/cpuinfo").read_text()
     except OSError:  # not Linux
         return "float32"
-    return "mixed_bfloat16" if " amx_bf16" in flags else "float32"
+    return "mixed_bfloat16" if has_bfloat16_units(cpuinfo) else "float32"
+
+
+def has_bfloat16_units(cpuinfo: str) -> bool:
+    """Whether the ``flags`` of a ``/proc/cpuinfo`` text name AMX-BF16 or AVX-512 BF16."""
+    flags = {flag for line in cpuinfo.splitlines() if line.split(":", 1)[0].strip() == "flags"
+             for flag in line.split(":", 1)[1].split()}
+    return bool(flags & {"amx_bf16", "avx512_bf16"})
 
 
 def make_strategy(name: str = "default"):

@@ -35,9 +35,10 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from reference import build_reference, torch_vae  # noqa: E402
-from vae_tutorial import datasets, decoder, encoder  # noqa: E402
+from vae_tutorial import datasets, decoder, encoder, losses  # noqa: E402
 from vae_tutorial.data import find_images, make_pipeline, split_paths  # noqa: E402
 from vae_tutorial.decoder import SubPixelConv2DTranspose  # noqa: E402
+from vae_tutorial.model import LOG_VAR_MAX, LOG_VAR_MIN  # noqa: E402
 from vae_tutorial.training import build_vae, default_precision, train  # noqa: E402
 
 
@@ -252,12 +253,28 @@ def child_memory(kind, paths_file, epochs, batch_size):
     print(f"{mib('VmHWM')} | {mib('VmRSS')}")
 
 
+def validation_loss(model, val_ds, seed):
+    """Mean loss per validation image, every model drawing the same noise: eps for batch i is
+    ``stateless_normal(seed=(seed, i))``. Keras' own val_loss draws from each model's generator
+    and weights batches differently in the two kinds of model (by size, or equally)."""
+    total, count = 0.0, 0
+    for i, x in enumerate(val_ds):
+        mu, log_var = model.encoder(x, training=False)
+        mu, log_var = tf.cast(mu, tf.float32), tf.clip_by_value(tf.cast(log_var, tf.float32), LOG_VAR_MIN, LOG_VAR_MAX)
+        eps = tf.random.stateless_normal(tf.shape(mu), seed=(seed, i))
+        reconstruction = model.decoder(mu + tf.exp(0.5 * log_var) * eps, training=False)
+        per_image = losses.reconstruction_loss(x, reconstruction) + losses.kl_divergence(mu, log_var)
+        total, count = total + float(tf.reduce_sum(per_image)), count + int(x.shape[0])
+    return total / count
+
+
 def quality(paths, epochs, batch_size, out_dir, seeds):
     """Validation loss after ``epochs`` epochs for each seed: the project's default, float32, and the reference.
 
-    For each seed the three models start from the same initial weights, draw the same sampling noise (the same
-    seed) and see the training images in the same order (each its own pipeline, shuffled with the seed), so
-    they differ only in their arithmetic: a difference between seeds is not mistaken for one between models.
+    For each seed the three models start from the same initial weights, draw the same sampling noise (their
+    generators in the same state) and see the training images in the same order (each its own pipeline,
+    shuffled with the seed), so they differ only in their arithmetic: a difference between seeds is not mistaken
+    for one between models. All are scored by :func:`validation_loss`.
     """
     train_paths, val_paths = split_paths(paths, 0.1, seed=0, group_of=datasets.emoji_group_of())
     val_ds = make_pipeline(val_paths, batch_size, shuffle=False)
@@ -273,14 +290,23 @@ def quality(paths, epochs, batch_size, out_dir, seeds):
             model = make()
             model.encoder.set_weights(weights[0])
             model.decoder.set_weights(weights[1])
+            model.sampling.seed_generator.state.assign(initial.sampling.seed_generator.state)  # build_vae drew once
             train_ds = make_pipeline(train_paths, batch_size, shuffle=True, seed=seed)
             if name.startswith("vae_tutorial"):
-                history = train(model, train_ds, val_ds, epochs=epochs, out_dir=out_dir / f"quality-{slug}-{seed}",
-                                images_per_epoch=len(train_paths), verbose=0).history
+                train(model, train_ds, None, epochs=epochs, out_dir=out_dir / f"quality-{slug}-{seed}",
+                      images_per_epoch=len(train_paths), verbose=0)
             else:
-                history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0).history
-            results[name].append(history["val_loss"][-1])
+                model.fit(train_ds, epochs=epochs, verbose=0)
+            results[name].append(validation_loss(model, val_ds, seed))
     return results, len(train_paths), len(val_paths)
+
+
+def paired(values, reference):
+    """The mean ± standard error of the per-seed differences from ``reference``, in per cent."""
+    diffs = [100 * (v - r) / r for v, r in zip(values, reference)]
+    if len(diffs) < 2:
+        return f"{diffs[0]:+.2f} %"
+    return f"{statistics.mean(diffs):+.2f} ± {statistics.stdev(diffs) / len(diffs) ** 0.5:.2f} %"
 
 
 def main():
@@ -356,11 +382,14 @@ def main():
         results, n_train, n_val = quality(all_paths, quality_epochs, args.batch_size, out_dir, seeds)
         ref = statistics.mean(results["keras-io reference"])
         print(f"\nQuality: validation loss (per image) after {quality_epochs} epochs on the emoji set "
-              f"({n_train} training, {n_val} validation images), seeds 0 to {seeds - 1}, each seed's three models "
-              f"from the same initial weights; lower is better:\n")
+              f"({n_train} training, {n_val} validation images), seeds 0 to {seeds - 1}; each seed's three models "
+              f"from the same initial weights, noise and image order, scored with the same noise; lower is better:\n")
         print(table([[k, f"{statistics.mean(v):.2f}", " / ".join(f"{x:.1f}" for x in v),
-                      f"{100 * (statistics.mean(v) - ref) / ref:+.2f} %"] for k, v in results.items()],
-                    ["model", "mean val_loss", "each seed", "mean vs reference"]))
+                      f"{100 * (statistics.mean(v) - ref) / ref:+.2f} %", paired(v, results["keras-io reference"])]
+                     for k, v in results.items()],
+                    ["model", "mean val_loss", "each seed", "mean vs reference", "per seed vs reference"]))
+        print("  per seed vs reference: the mean and standard error of each seed's difference from the reference's "
+              "same seed")
     print(f"\nLoad average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     shutil.rmtree(out_dir, ignore_errors=True)
 

@@ -1,4 +1,5 @@
 import csv
+import json
 import os
 
 import keras
@@ -106,3 +107,42 @@ def test_precision_mixed_bfloat16_keeps_outputs_and_loss_in_float32(shapes_folde
     assert model.encoder.inputs[0].dtype == model.decoder.inputs[0].dtype == "bfloat16"
     with pytest.raises(ValueError, match="strategy"):
         build_vae(strategy="tpu")
+
+
+class StopAfterEpoch(keras.callbacks.Callback):
+    """Interrupts training once epoch ``epochs`` has ended (after train's own callbacks)."""
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs, self.begun = epochs, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.begun.append(epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epochs:
+            raise KeyboardInterrupt
+
+
+def test_backup_keeps_the_epoch_before_and_resumes_from_it_when_the_latest_is_damaged(shapes_folder, tmp_path):
+    data = make_pipeline(find_images(shapes_folder, progress=False).paths[:64], batch_size=32)
+    out, backup = tmp_path / "run", tmp_path / "run" / "backup"
+
+    def run(stop_after):
+        stop = StopAfterEpoch(stop_after)
+        train(build_vae(latent_dim=8), data, epochs=4, out_dir=out, images_per_epoch=64, verbose=0,
+              extra_callbacks=[stop])
+        return stop.begun
+
+    with pytest.raises(KeyboardInterrupt):
+        run(stop_after=1)
+    after_one = (backup / "latest.weights.h5").read_bytes()
+    with pytest.raises(KeyboardInterrupt):
+        run(stop_after=2)
+    latest, previous = backup / "latest.weights.h5", backup / "latest.weights.h5.bkp"
+    assert previous.read_bytes() == after_one != latest.read_bytes()
+    assert not os.path.samefile(latest, previous)  # the previous epoch's file, not another name for the latest
+    assert json.loads((backup / "training_metadata.json.bkp").read_text())["epoch"] == 1
+    assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 2
+    latest.write_bytes(b"half-written")
+    assert run(stop_after=0) == [1, 2, 3]  # resumed after epoch 1, from the .bkp

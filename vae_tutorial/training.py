@@ -215,6 +215,15 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
             raise
 
 
+def _link_or_copy(source: Path, target: Path) -> None:
+    """``target`` as a second name for ``source`` (a hard link: no copying), or a copy where the file system
+    has no links. Safe for the backup's files because they are only ever replaced by a rename, never rewritten."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """``BackupAndRestore`` whose files are each written to a temporary file and renamed.
 
@@ -223,7 +232,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     place first and the metadata (the epoch to resume after) last: the metadata never
     names an epoch whose weights are not complete (a kill -9 between the two renames
     repeats one epoch on resume). With ``double_checkpoint`` the previous state is kept
-    as ``*.bkp`` (copied, then renamed).
+    as ``*.bkp``: a second name (hard link) for the previous files, then renamed.
     """
 
     def _save_model(self):
@@ -234,7 +243,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             for current, previous in ((weights, self._prev_weights_path),
                                       (metadata, self._prev_training_metadata_path)):
                 if current.exists():
-                    replace_atomically(lambda p: shutil.copyfile(current, p), previous)
+                    replace_atomically(lambda p: _link_or_copy(current, p), previous)
         tmp = backup / f".latest{TMP_MARK}.weights.h5"  # save_weights wants a name ending in .weights.h5
         try:
             self.model.save_weights(str(tmp), overwrite=True)

@@ -137,12 +137,15 @@ def test_backup_keeps_the_epoch_before_and_resumes_from_it_when_the_latest_is_da
     with pytest.raises(KeyboardInterrupt):
         run(stop_after=1)
     after_one = (backup / "latest.weights.h5").read_bytes()
+    inode_one = os.stat(backup / "latest.weights.h5").st_ino
     with pytest.raises(KeyboardInterrupt):
         run(stop_after=2)
     latest, previous = backup / "latest.weights.h5", backup / "latest.weights.h5.bkp"
     assert previous.read_bytes() == after_one != latest.read_bytes()
     assert not os.path.samefile(latest, previous)  # the previous epoch's file, not another name for the latest
+    assert os.stat(previous).st_ino == inode_one  # kept by a link, not copied
     assert json.loads((backup / "training_metadata.json.bkp").read_text())["epoch"] == 1
     assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 2
     latest.write_bytes(b"half-written")
     assert run(stop_after=0) == [1, 2, 3]  # resumed after epoch 1, from the .bkp
+    assert [row["epoch"] for row in csv.DictReader(open(out / "history.csv"))] == ["0", "1", "2", "3"]

@@ -217,7 +217,9 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
 def _link_or_copy(source: Path, target: Path) -> None:
     """``target`` as a second name for ``source`` (a hard link: no copying), or a copy where the file system
-    has no links. Safe for the backup's files because they are only ever replaced by a rename, never rewritten."""
+    has no links. For the backup's weights, which are only ever replaced by a rename: Keras rewrites a
+    file in place only to restore a damaged one from its ``.bkp``, which then is not the same file."""
+    target.unlink(missing_ok=True)  # a temporary file a killed run left
     try:
         os.link(source, target)
     except OSError:
@@ -232,7 +234,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     place first and the metadata (the epoch to resume after) last: the metadata never
     names an epoch whose weights are not complete (a kill -9 between the two renames
     repeats one epoch on resume). With ``double_checkpoint`` the previous state is kept
-    as ``*.bkp``: a second name (hard link) for the previous files, then renamed.
+    as ``*.bkp``: the weights (about 100 MB) by a hard link, the metadata by a copy.
     """
 
     def _save_model(self):
@@ -240,10 +242,10 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         backup.mkdir(parents=True, exist_ok=True)
         weights, metadata = Path(self._weights_path), Path(self._training_metadata_path)
         if self.double_checkpoint:
-            for current, previous in ((weights, self._prev_weights_path),
-                                      (metadata, self._prev_training_metadata_path)):
-                if current.exists():
-                    replace_atomically(lambda p: _link_or_copy(current, p), previous)
+            if weights.exists():
+                replace_atomically(lambda p: _link_or_copy(weights, p), self._prev_weights_path)
+            if metadata.exists():  # copied: a kill before the new metadata's rename leaves two separate files
+                replace_atomically(lambda p: shutil.copyfile(metadata, p), self._prev_training_metadata_path)
         tmp = backup / f".latest{TMP_MARK}.weights.h5"  # save_weights wants a name ending in .weights.h5
         try:
             self.model.save_weights(str(tmp), overwrite=True)
@@ -321,12 +323,30 @@ def training_callbacks(out_dir, latent_dim, images_per_epoch, seed=0, n_samples=
 
 
 def resume_epoch(out_dir) -> int:
-    """How many epochs the interrupted run in ``out_dir`` finished (0 when there is none)."""
-    metadata = Path(out_dir) / "backup" / "training_metadata.json"
+    """How many epochs the interrupted run in ``out_dir`` finished (0 when there is none).
+
+    Where the latest backup weights exist but cannot be opened, ``BackupAndRestore`` resumes from the
+    previous epoch's files (``*.bkp``), and so does this.
+    """
+    backup = Path(out_dir) / "backup"
+    metadata = backup / "training_metadata.json"
+    weights = backup / "latest.weights.h5"
+    if weights.exists() and not _opens_as_hdf5(weights) and weights.with_name(f"{weights.name}.bkp").exists():
+        metadata = metadata.with_name(f"{metadata.name}.bkp")
     try:
         return int(json.loads(metadata.read_text())["epoch"])
     except (OSError, ValueError, KeyError):
         return 0
+
+
+def _opens_as_hdf5(path: Path) -> bool:
+    import h5py
+
+    try:
+        with h5py.File(path, "r"):
+            return True
+    except OSError:
+        return False
 
 
 def _trim_history(path: Path, epochs: int) -> None:

@@ -124,7 +124,10 @@ class StopAfterEpoch(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-def test_backup_keeps_the_epoch_before_and_resumes_from_it_when_the_latest_is_damaged(shapes_folder, tmp_path):
+@pytest.mark.parametrize("damaged, damage", [("latest.weights.h5", b"half-written"),
+                                             ("training_metadata.json", b'{"epoch": 2, "ba')])
+def test_backup_keeps_the_epoch_before_and_resumes_from_it_when_the_latest_is_damaged(shapes_folder, tmp_path,
+                                                                                       damaged, damage):
     data = make_pipeline(find_images(shapes_folder, progress=False).paths[:64], batch_size=32)
     out, backup = tmp_path / "run", tmp_path / "run" / "backup"
 
@@ -146,6 +149,7 @@ def test_backup_keeps_the_epoch_before_and_resumes_from_it_when_the_latest_is_da
     assert os.stat(previous).st_ino == inode_one  # kept by a link, not copied
     assert json.loads((backup / "training_metadata.json.bkp").read_text())["epoch"] == 1
     assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 2
-    latest.write_bytes(b"half-written")
+    (backup / damaged).write_bytes(damage)
+    assert resume_epoch(out) == 1
     assert run(stop_after=0) == [1, 2, 3]  # resumed after epoch 1, from the .bkp
     assert [row["epoch"] for row in csv.DictReader(open(out / "history.csv"))] == ["0", "1", "2", "3"]

@@ -234,8 +234,20 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     place first and the metadata (the epoch to resume after) last: the metadata never
     names an epoch whose weights are not complete (a kill -9 between the two renames
     repeats one epoch on resume). With ``double_checkpoint`` the previous state is kept
-    as ``*.bkp``: the weights (about 100 MB) by a hard link, the metadata by a copy.
+    as ``*.bkp``: the weights (about 100 MB) by a hard link, the metadata by a copy. A damaged
+    latest state is replaced from the ``.bkp`` files before Keras restores, also by renames.
     """
+
+    def on_train_begin(self, logs=None):
+        backup = Path(self.backup_dir)
+        if _damaged_latest(backup):  # restore the epoch before, by renames (Keras would copy in place)
+            for name in (BACKUP_METADATA, BACKUP_WEIGHTS):  # metadata first: a kill between repeats an epoch
+                previous = backup / f"{name}.bkp"
+                if previous.exists():
+                    replace_atomically(lambda p: shutil.copyfile(previous, p), backup / name)
+                else:
+                    (backup / name).unlink(missing_ok=True)
+        super().on_train_begin(logs)
 
     def _save_model(self):
         backup = Path(self.backup_dir)
@@ -322,21 +334,37 @@ def training_callbacks(out_dir, latent_dim, images_per_epoch, seed=0, n_samples=
     ]
 
 
+BACKUP_WEIGHTS, BACKUP_METADATA = "latest.weights.h5", "training_metadata.json"  # Keras' names in backup/
+
+
 def resume_epoch(out_dir) -> int:
     """How many epochs the interrupted run in ``out_dir`` finished (0 when there is none).
 
-    Where the latest backup weights exist but cannot be opened, ``BackupAndRestore`` resumes from the
-    previous epoch's files (``*.bkp``), and so does this.
+    Read from the state the backup resumes from: the latest, or the epoch before it where the
+    latest is damaged (see :func:`_damaged_latest`).
     """
     backup = Path(out_dir) / "backup"
-    metadata = backup / "training_metadata.json"
-    weights = backup / "latest.weights.h5"
-    if weights.exists() and not _opens_as_hdf5(weights) and weights.with_name(f"{weights.name}.bkp").exists():
-        metadata = metadata.with_name(f"{metadata.name}.bkp")
+    metadata = backup / (f"{BACKUP_METADATA}.bkp" if _damaged_latest(backup) else BACKUP_METADATA)
     try:
         return int(json.loads(metadata.read_text())["epoch"])
     except (OSError, ValueError, KeyError):
         return 0
+
+
+def _damaged_latest(backup: Path) -> bool:
+    """Whether the latest backup cannot be loaded (weights that do not open as HDF5, or metadata that does
+    not parse) while the previous epoch's weights (``.bkp``) are there to resume from instead."""
+    if not (backup / f"{BACKUP_WEIGHTS}.bkp").exists():
+        return False
+    weights, metadata = backup / BACKUP_WEIGHTS, backup / BACKUP_METADATA
+    if weights.exists() and not _opens_as_hdf5(weights):
+        return True
+    if metadata.exists():
+        try:
+            int(json.loads(metadata.read_text())["epoch"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return True
+    return False
 
 
 def _opens_as_hdf5(path: Path) -> bool:

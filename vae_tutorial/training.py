@@ -217,8 +217,7 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
 def _link_or_copy(source: Path, target: Path) -> None:
     """``target`` as a second name for ``source`` (a hard link: no copying), or a copy where the file system
-    has no links. For the backup's weights, which are only ever replaced by a rename: Keras rewrites a
-    file in place only to restore a damaged one from its ``.bkp``, which then is not the same file."""
+    has no links. For the backup's weights, which are only ever replaced by a rename, never rewritten."""
     target.unlink(missing_ok=True)  # a temporary file a killed run left
     try:
         os.link(source, target)
@@ -345,10 +344,15 @@ def resume_epoch(out_dir) -> int:
     """
     backup = Path(out_dir) / "backup"
     metadata = backup / (f"{BACKUP_METADATA}.bkp" if _damaged_latest(backup) else BACKUP_METADATA)
+    return _backup_epoch(metadata) or 0
+
+
+def _backup_epoch(metadata: Path) -> int | None:
+    """The epoch a backup's metadata file names; None when it is missing or does not parse."""
     try:
         return int(json.loads(metadata.read_text())["epoch"])
-    except (OSError, ValueError, KeyError):
-        return 0
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _damaged_latest(backup: Path) -> bool:
@@ -359,12 +363,7 @@ def _damaged_latest(backup: Path) -> bool:
     weights, metadata = backup / BACKUP_WEIGHTS, backup / BACKUP_METADATA
     if weights.exists() and not _opens_as_hdf5(weights):
         return True
-    if metadata.exists():
-        try:
-            int(json.loads(metadata.read_text())["epoch"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return True
-    return False
+    return metadata.exists() and _backup_epoch(metadata) is None
 
 
 def _opens_as_hdf5(path: Path) -> bool:

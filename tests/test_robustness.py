@@ -59,7 +59,7 @@ KILL_POINTS = [
     ("image:50", "INT", 0),        # while reading the folder (50 of 200 images read)
     ("epoch2-batch:1", "TERM", 1),  # mid-epoch: after the first of 6 batches of epoch 2
     ("checkpoint:2", "INT", 1),    # model.keras of epoch 2 written to its temporary file, not renamed
-    ("backup:2", "TERM", 1),       # backup weights of epoch 2 written to their temporary file, not renamed
+    ("backup:2", "TERM", 1),       # backup weights of epoch 2 linked under their temporary name, not renamed
 ]
 
 
@@ -140,7 +140,7 @@ def test_a_killed_write_leaves_the_old_file_and_no_temporary(tmp_path):
 
 def test_stale_temporary_files_are_removed_when_training_starts(tmp_path):
     (tmp_path / "backup").mkdir()
-    stale = [tmp_path / ".model.tmp.keras", tmp_path / "backup" / ".latest.tmp.weights.h5"]
+    stale = [tmp_path / ".model.tmp.keras", tmp_path / "backup" / ".latest.tmp.keras"]
     for path in stale:
         path.write_bytes(b"half")
     (tmp_path / "keep.txt").write_text("x")

@@ -116,6 +116,9 @@ class StopAfterEpoch(keras.callbacks.Callback):
         super().__init__()
         self.epochs, self.begun = epochs, []
 
+    def on_train_begin(self, logs=None):  # after train's callbacks: the backup is restored
+        self.optimizer_state = [np.asarray(v) for v in self.model.optimizer.variables]
+
     def on_epoch_begin(self, epoch, logs=None):
         self.begun.append(epoch)
 
@@ -124,7 +127,7 @@ class StopAfterEpoch(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("damaged, damage", [("latest.weights.h5", b"half-written"),
+@pytest.mark.parametrize("damaged, damage", [("latest.keras", b"half-written"),
                                              ("training_metadata.json", b'{"epoch": 2, "ba')])
 def test_backup_keeps_the_epoch_before_and_resumes_from_it_when_the_latest_is_damaged(shapes_folder, tmp_path,
                                                                                        damaged, damage):
@@ -135,21 +138,29 @@ def test_backup_keeps_the_epoch_before_and_resumes_from_it_when_the_latest_is_da
         stop = StopAfterEpoch(stop_after)
         train(build_vae(latent_dim=8), data, epochs=4, out_dir=out, images_per_epoch=64, verbose=0,
               extra_callbacks=[stop])
-        return stop.begun
+        return stop
 
     with pytest.raises(KeyboardInterrupt):
         run(stop_after=1)
-    after_one = (backup / "latest.weights.h5").read_bytes()
-    inode_one = os.stat(backup / "latest.weights.h5").st_ino
+    latest, previous = backup / "latest.keras", backup / "latest.keras.bkp"
+    assert os.path.samefile(latest, out / "model.keras")  # the checkpoint, written once, under two names
+    after_one, inode_one = latest.read_bytes(), os.stat(latest).st_ino
     with pytest.raises(KeyboardInterrupt):
         run(stop_after=2)
-    latest, previous = backup / "latest.weights.h5", backup / "latest.weights.h5.bkp"
     assert previous.read_bytes() == after_one != latest.read_bytes()
-    assert not os.path.samefile(latest, previous)  # the previous epoch's file, not another name for the latest
+    assert os.path.samefile(latest, out / "model.keras") and not os.path.samefile(latest, previous)
     assert os.stat(previous).st_ino == inode_one  # kept by a link, not copied
     assert json.loads((backup / "training_metadata.json.bkp").read_text())["epoch"] == 1
     assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 2
     (backup / damaged).write_bytes(damage)
     assert resume_epoch(out) == 1
-    assert run(stop_after=0) == [1, 2, 3]  # resumed after epoch 1, from the .bkp
+    resumed = run(stop_after=0)
+    assert resumed.begun == [1, 2, 3]  # resumed after epoch 1, from the .bkp
     assert [row["epoch"] for row in csv.DictReader(open(out / "history.csv"))] == ["0", "1", "2", "3"]
+    (tmp_path / "epoch_1.keras").write_bytes(after_one)
+    epoch_one = build_vae(latent_dim=8)
+    epoch_one.optimizer.build(epoch_one.trainable_variables)
+    epoch_one.load_weights(tmp_path / "epoch_1.keras")
+    assert int(epoch_one.optimizer.iterations) == 2  # 64 images in batches of 32
+    for restored, saved in zip(resumed.optimizer_state, epoch_one.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(restored, saved)  # Adam's step count and moments resumed too

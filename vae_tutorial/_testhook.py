@@ -8,7 +8,7 @@ the code reaches POINT. The points are:
 - ``epochE-batch``: a training batch (or a group of ``steps_per_execution`` batches) of
   epoch E (1-based) has ended;
 - ``checkpoint``: ``model.keras`` is written to its temporary file, not yet renamed;
-- ``backup``: the backup weights are written to their temporary file, not yet renamed.
+- ``backup``: the backup's weights (a link to ``model.keras``) are made under their temporary name, not yet renamed.
 
 Unset (always, outside the tests), :func:`reached` returns at once.
 """

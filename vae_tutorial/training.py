@@ -2,11 +2,12 @@
 
 Keras callbacks do the bookkeeping:
 
-- ``ModelCheckpoint`` writes ``model.keras`` after every epoch (atomically: a temporary
-  file, then a rename), so an interrupted run still leaves a loadable model;
-- ``BackupAndRestore`` keeps the training state in ``backup/`` (also written atomically),
-  so running the same command again resumes an interrupted run. It runs last at the end
-  of an epoch: once it has saved, every other output of that epoch is complete;
+- ``BackupAndRestore`` (:class:`AtomicBackupAndRestore`) writes ``model.keras`` after every
+  epoch (atomically: a temporary file, then a rename), so an interrupted run still leaves a
+  loadable model, and keeps the training state in ``backup/`` (also written atomically, its
+  weights a hard link to ``model.keras``), so running the same command again resumes an
+  interrupted run. It runs last at the end of an epoch: once it has saved, every other output
+  of that epoch is complete;
 - ``CSVLogger`` appends each epoch's losses to ``history.csv``;
 - :class:`StopOnDivergence` (a ``TerminateOnNaN``) stops a diverging run at the first NaN
   or infinite loss and raises :class:`TrainingDiverged`, leaving every file as it was
@@ -21,6 +22,7 @@ import json
 import os
 import shutil
 import time
+import zipfile
 from pathlib import Path
 
 import keras
@@ -191,30 +193,6 @@ class StopOnDivergence(keras.callbacks.TerminateOnNaN):
             raise TrainingDiverged(self.epoch + 1, batch, float(loss))
 
 
-class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
-    """``ModelCheckpoint`` that writes to a temporary file and renames it into place.
-
-    An epoch whose loss is NaN or infinite is not saved, so the last good model stays.
-    """
-
-    def __init__(self, filepath, **kwargs):
-        self.final_path = Path(filepath)
-        self.tmp_path = _tmp_path(self.final_path)
-        super().__init__(str(self.tmp_path), **kwargs)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs and not np.isfinite(logs.get("loss", 0.0)):
-            return
-        try:
-            super().on_epoch_end(epoch, logs)
-            if self.tmp_path.exists():
-                _testhook.reached("checkpoint")
-                os.replace(self.tmp_path, self.final_path)
-        except BaseException:
-            self.tmp_path.unlink(missing_ok=True)
-            raise
-
-
 def _link_or_copy(source: Path, target: Path) -> None:
     """``target`` as a second name for ``source`` (a hard link: no copying), or a copy where the file system
     has no links. For the backup's weights, which are only ever replaced by a rename, never rewritten."""
@@ -225,17 +203,29 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """``BackupAndRestore`` whose files are each written to a temporary file and renamed.
+BACKUP_WEIGHTS, BACKUP_METADATA = "latest.keras", "training_metadata.json"  # in backup/
 
-    Keras writes ``backup/latest.weights.h5`` and ``training_metadata.json`` in place, so a
-    kill during the write leaves a half-written file. Here the weights are renamed into
-    place first and the metadata (the epoch to resume after) last: the metadata never
-    names an epoch whose weights are not complete (a kill -9 between the two renames
-    repeats one epoch on resume). With ``double_checkpoint`` the previous state is kept
-    as ``*.bkp``: the weights (about 100 MB) by a hard link, the metadata by a copy. A damaged
-    latest state is replaced from the ``.bkp`` files before Keras restores, also by renames.
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` that also writes the ``checkpoint`` (``model.keras``), and whose files are each
+    written to a temporary file and renamed.
+
+    Keras writes ``backup/latest.weights.h5`` and ``training_metadata.json`` in place, so a kill during
+    the write leaves a half-written file. Here, after each epoch, ``checkpoint`` is saved and renamed
+    into place, the backup's weights ``backup/latest.keras`` become a second name for it (a hard link:
+    the 100 MB of weights and optimizer state are written once), and the metadata (the epoch to resume
+    after) is renamed into place last: it never names an epoch whose weights are not complete (a kill -9
+    before its rename repeats one epoch on resume). With ``double_checkpoint`` the previous state is kept
+    as ``*.bkp``: the weights by a hard link, the metadata by a copy. A damaged latest state is replaced
+    from the ``.bkp`` files before Keras restores, also by renames. An epoch whose loss is NaN or infinite
+    is not saved.
     """
+
+    def __init__(self, backup_dir, checkpoint, **kwargs):
+        super().__init__(backup_dir, **kwargs)
+        self.checkpoint = Path(checkpoint)
+        self._weights_path = str(Path(backup_dir) / BACKUP_WEIGHTS)  # Keras' load_weights reads a .keras file
+        self._prev_weights_path = f"{self._weights_path}.bkp"
 
     def on_train_begin(self, logs=None):
         backup = Path(self.backup_dir)
@@ -248,6 +238,11 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                     (backup / name).unlink(missing_ok=True)
         super().on_train_begin(logs)
 
+    def on_epoch_end(self, epoch, logs=None):
+        if logs and not np.isfinite(logs.get("loss", 0.0)):
+            return
+        super().on_epoch_end(epoch, logs)
+
     def _save_model(self):
         backup = Path(self.backup_dir)
         backup.mkdir(parents=True, exist_ok=True)
@@ -257,16 +252,18 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                 replace_atomically(lambda p: _link_or_copy(weights, p), self._prev_weights_path)
             if metadata.exists():  # copied: a kill before the new metadata's rename leaves two separate files
                 replace_atomically(lambda p: shutil.copyfile(metadata, p), self._prev_training_metadata_path)
-        tmp = backup / f".latest{TMP_MARK}.weights.h5"  # save_weights wants a name ending in .weights.h5
-        try:
-            self.model.save_weights(str(tmp), overwrite=True)
-            _testhook.reached("backup")
-            os.replace(tmp, weights)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        replace_atomically(self._write_checkpoint, self.checkpoint)
+        replace_atomically(self._link_checkpoint, weights)
         state = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
         replace_atomically(lambda p: p.write_text(json.dumps(state)), metadata)
+
+    def _write_checkpoint(self, tmp):
+        self.model.save(tmp)
+        _testhook.reached("checkpoint")
+
+    def _link_checkpoint(self, tmp):
+        _link_or_copy(self.checkpoint, tmp)
+        _testhook.reached("backup")
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -326,14 +323,11 @@ def training_callbacks(out_dir, latent_dim, images_per_epoch, seed=0, n_samples=
         StopOnDivergence(),
         Throughput(images_per_epoch),
         TestHook(),
-        AtomicModelCheckpoint(out_dir / "model.keras"),
         SampleGrid(out_dir / "epochs", fixed_latents(n_samples, latent_dim, seed)),
         keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True),
-        AtomicBackupAndRestore(str(out_dir / "backup"), double_checkpoint=True),  # last: it commits the epoch
+        # last: it writes model.keras and commits the epoch
+        AtomicBackupAndRestore(str(out_dir / "backup"), out_dir / "model.keras", double_checkpoint=True),
     ]
-
-
-BACKUP_WEIGHTS, BACKUP_METADATA = "latest.weights.h5", "training_metadata.json"  # Keras' names in backup/
 
 
 def resume_epoch(out_dir) -> int:
@@ -356,23 +350,22 @@ def _backup_epoch(metadata: Path) -> int | None:
 
 
 def _damaged_latest(backup: Path) -> bool:
-    """Whether the latest backup cannot be loaded (weights that do not open as HDF5, or metadata that does
-    not parse) while the previous epoch's weights (``.bkp``) are there to resume from instead."""
+    """Whether the latest backup cannot be loaded (weights that do not open as a ``.keras`` file, or
+    metadata that does not parse) while the previous epoch's weights (``.bkp``) are there to resume from instead."""
     if not (backup / f"{BACKUP_WEIGHTS}.bkp").exists():
         return False
     weights, metadata = backup / BACKUP_WEIGHTS, backup / BACKUP_METADATA
-    if weights.exists() and not _opens_as_hdf5(weights):
+    if weights.exists() and not _opens_as_keras_file(weights):
         return True
     return metadata.exists() and _backup_epoch(metadata) is None
 
 
-def _opens_as_hdf5(path: Path) -> bool:
-    import h5py
-
+def _opens_as_keras_file(path: Path) -> bool:
+    """Whether ``path`` is a whole ``.keras`` archive with its weights (a cut-off file has no zip directory)."""
     try:
-        with h5py.File(path, "r"):
-            return True
-    except OSError:
+        with zipfile.ZipFile(path) as archive:
+            return "model.weights.h5" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
         return False
 
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from vae_tutorial.data import find_images, make_pipeline
 from vae_tutorial.model import load_vae
-from vae_tutorial.training import build_vae, epochs_from_env, fixed_latents, has_bfloat16_units, resume_epoch, train
+from vae_tutorial.training import AtomicBackupAndRestore, build_vae, epochs_from_env, fixed_latents, has_bfloat16_units, resume_epoch, train
 
 
 def test_build_vae_is_compiled_with_adam():
@@ -152,8 +152,12 @@ def test_backup_keeps_the_epoch_before_and_resumes_from_it_when_the_latest_is_da
     assert os.stat(previous).st_ino == inode_one  # kept by a link, not copied
     assert json.loads((backup / "training_metadata.json.bkp").read_text())["epoch"] == 1
     assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 2
-    (backup / damaged).write_bytes(damage)
+    (backup / damaged).write_bytes(damage)  # latest.keras is model.keras too: damaged with it
     assert resume_epoch(out) == 1
+    restore = AtomicBackupAndRestore(str(backup), out / "model.keras")
+    restore.set_model(build_vae(latent_dim=8))
+    restore.on_train_begin()
+    assert load_vae(out / "model.keras").latent_dim == 8 and resume_epoch(out) == 1  # mended from the .bkp
     resumed = run(stop_after=0)
     assert resumed.begun == [1, 2, 3]  # resumed after epoch 1, from the .bkp
     assert [row["epoch"] for row in csv.DictReader(open(out / "history.csv"))] == ["0", "1", "2", "3"]
@@ -164,3 +168,38 @@ def test_backup_keeps_the_epoch_before_and_resumes_from_it_when_the_latest_is_da
     assert int(epoch_one.optimizer.iterations) == 2  # 64 images in batches of 32
     for restored, saved in zip(resumed.optimizer_state, epoch_one.optimizer.variables, strict=True):
         np.testing.assert_array_equal(restored, saved)  # Adam's step count and moments resumed too
+
+
+def test_a_backup_from_before_the_link_resumes_and_metadata_alone_starts_afresh(shapes_folder, tmp_path):
+    data = make_pipeline(find_images(shapes_folder, progress=False).paths[:64], batch_size=32)
+    out, backup = tmp_path / "run", tmp_path / "run" / "backup"
+
+    def run(stop_after):
+        stop = StopAfterEpoch(stop_after)
+        train(build_vae(latent_dim=8), data, epochs=3, out_dir=out, images_per_epoch=64, verbose=0,
+              extra_callbacks=[stop])
+        return stop
+
+    with pytest.raises(KeyboardInterrupt):
+        run(stop_after=1)
+    saved = build_vae(latent_dim=8)
+    saved.optimizer.build(saved.trainable_variables)
+    saved.load_weights(backup / "latest.keras")
+    saved.save_weights(backup / "latest.weights.h5")  # the backup's weights as the version before wrote them
+    (backup / "latest.keras").unlink()
+    assert resume_epoch(out) == 1
+    resumed = StopAfterEpoch(2)
+    with pytest.raises(KeyboardInterrupt):
+        train(build_vae(latent_dim=8), data, epochs=3, out_dir=out, images_per_epoch=64, verbose=0,
+              extra_callbacks=[resumed])
+    assert resumed.begun == [1]
+    for restored, kept in zip(resumed.optimizer_state, saved.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(restored, kept)
+    assert (backup / "latest.keras").is_file() and resume_epoch(out) == 2
+
+    (backup / "latest.keras").unlink()
+    (backup / "latest.keras.bkp").unlink(missing_ok=True)
+    (backup / "latest.weights.h5").unlink()  # metadata alone, no weights: nothing to resume from
+    assert resume_epoch(out) == 0
+    assert run(stop_after=0).begun == [0, 1, 2]
+    assert [row["epoch"] for row in csv.DictReader(open(out / "history.csv"))] == ["0", "1", "2"]

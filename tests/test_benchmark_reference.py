@@ -47,7 +47,7 @@ def test_reference_trains_exactly_as_the_float32_vae():
     recorded = []
     for model in (project, plain):
         tracker = BatchLosses()
-        model.fit(data, epochs=2, verbose=0, callbacks=[tracker])
+        model.fit(data, epochs=2, verbose=0, callbacks=[tracker], shuffle=False)
         recorded.append(tracker.losses)
     assert recorded[0][0] > recorded[0][-1]  # it trained
     np.testing.assert_array_equal(recorded[0], recorded[1])  # the same arithmetic, to the last bit

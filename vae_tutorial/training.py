@@ -196,7 +196,8 @@ class StopOnDivergence(keras.callbacks.TerminateOnNaN):
 
 def _link_or_copy(source: Path, target: Path) -> None:
     """``target`` as a second name for ``source`` (a hard link: no copying), or a copy where the file system
-    has no links. For the backup's weights, which are only ever replaced by a rename, never rewritten."""
+    has no links. For files that are only ever replaced by a rename, never rewritten (``model.keras`` and the
+    backup's files)."""
     target.unlink(missing_ok=True)  # a temporary file a killed run left
     try:
         os.link(source, target)

@@ -127,6 +127,21 @@ class StopAfterEpoch(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
+def train_64(data, out, epochs, stop):
+    """``train`` a latent-8 VAE on ``data`` (64 images) into ``out`` with the callback ``stop``; returns ``stop``."""
+    train(build_vae(latent_dim=8), data, epochs=epochs, out_dir=out, images_per_epoch=64, verbose=0,
+          extra_callbacks=[stop])
+    return stop
+
+
+def with_training_state(path):
+    """A latent-8 VAE with the weights and optimizer state saved in ``path``."""
+    model = build_vae(latent_dim=8)
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(path)
+    return model
+
+
 @pytest.mark.parametrize("damaged, damage", [("latest.keras", b"half-written"),
                                              ("training_metadata.json", b'{"epoch": 2, "ba')])
 def test_backup_keeps_the_epoch_before_and_resumes_from_it_when_the_latest_is_damaged(shapes_folder, tmp_path,
@@ -134,19 +149,13 @@ def test_backup_keeps_the_epoch_before_and_resumes_from_it_when_the_latest_is_da
     data = make_pipeline(find_images(shapes_folder, progress=False).paths[:64], batch_size=32)
     out, backup = tmp_path / "run", tmp_path / "run" / "backup"
 
-    def run(stop_after):
-        stop = StopAfterEpoch(stop_after)
-        train(build_vae(latent_dim=8), data, epochs=4, out_dir=out, images_per_epoch=64, verbose=0,
-              extra_callbacks=[stop])
-        return stop
-
     with pytest.raises(KeyboardInterrupt):
-        run(stop_after=1)
+        train_64(data, out, 4, StopAfterEpoch(1))
     latest, previous = backup / "latest.keras", backup / "latest.keras.bkp"
     assert os.path.samefile(latest, out / "model.keras")  # the checkpoint, written once, under two names
     after_one, inode_one = latest.read_bytes(), os.stat(latest).st_ino
     with pytest.raises(KeyboardInterrupt):
-        run(stop_after=2)
+        train_64(data, out, 4, StopAfterEpoch(2))
     assert previous.read_bytes() == after_one != latest.read_bytes()
     assert os.path.samefile(latest, out / "model.keras") and not os.path.samefile(latest, previous)
     assert os.stat(previous).st_ino == inode_one  # kept by a link, not copied
@@ -158,13 +167,11 @@ def test_backup_keeps_the_epoch_before_and_resumes_from_it_when_the_latest_is_da
     restore.set_model(build_vae(latent_dim=8))
     restore.on_train_begin()
     assert load_vae(out / "model.keras").latent_dim == 8 and resume_epoch(out) == 1  # mended from the .bkp
-    resumed = run(stop_after=0)
+    resumed = train_64(data, out, 4, StopAfterEpoch(0))
     assert resumed.begun == [1, 2, 3]  # resumed after epoch 1, from the .bkp
     assert [row["epoch"] for row in csv.DictReader(open(out / "history.csv"))] == ["0", "1", "2", "3"]
     (tmp_path / "epoch_1.keras").write_bytes(after_one)
-    epoch_one = build_vae(latent_dim=8)
-    epoch_one.optimizer.build(epoch_one.trainable_variables)
-    epoch_one.load_weights(tmp_path / "epoch_1.keras")
+    epoch_one = with_training_state(tmp_path / "epoch_1.keras")
     assert int(epoch_one.optimizer.iterations) == 2  # 64 images in batches of 32
     for restored, saved in zip(resumed.optimizer_state, epoch_one.optimizer.variables, strict=True):
         np.testing.assert_array_equal(restored, saved)  # Adam's step count and moments resumed too
@@ -174,24 +181,15 @@ def test_a_backup_from_before_the_link_resumes_and_metadata_alone_starts_afresh(
     data = make_pipeline(find_images(shapes_folder, progress=False).paths[:64], batch_size=32)
     out, backup = tmp_path / "run", tmp_path / "run" / "backup"
 
-    def run(stop_after):
-        stop = StopAfterEpoch(stop_after)
-        train(build_vae(latent_dim=8), data, epochs=3, out_dir=out, images_per_epoch=64, verbose=0,
-              extra_callbacks=[stop])
-        return stop
-
     with pytest.raises(KeyboardInterrupt):
-        run(stop_after=1)
-    saved = build_vae(latent_dim=8)
-    saved.optimizer.build(saved.trainable_variables)
-    saved.load_weights(backup / "latest.keras")
+        train_64(data, out, 3, StopAfterEpoch(1))
+    saved = with_training_state(backup / "latest.keras")
     saved.save_weights(backup / "latest.weights.h5")  # the backup's weights as the version before wrote them
     (backup / "latest.keras").unlink()
     assert resume_epoch(out) == 1
     resumed = StopAfterEpoch(2)
     with pytest.raises(KeyboardInterrupt):
-        train(build_vae(latent_dim=8), data, epochs=3, out_dir=out, images_per_epoch=64, verbose=0,
-              extra_callbacks=[resumed])
+        train_64(data, out, 3, resumed)
     assert resumed.begun == [1]
     for restored, kept in zip(resumed.optimizer_state, saved.optimizer.variables, strict=True):
         np.testing.assert_array_equal(restored, kept)
@@ -201,5 +199,5 @@ def test_a_backup_from_before_the_link_resumes_and_metadata_alone_starts_afresh(
     (backup / "latest.keras.bkp").unlink(missing_ok=True)
     (backup / "latest.weights.h5").unlink()  # metadata alone, no weights: nothing to resume from
     assert resume_epoch(out) == 0
-    assert run(stop_after=0).begun == [0, 1, 2]
+    assert train_64(data, out, 3, StopAfterEpoch(0)).begun == [0, 1, 2]
     assert [row["epoch"] for row in csv.DictReader(open(out / "history.csv"))] == ["0", "1", "2"]

@@ -268,7 +268,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         if self.double_checkpoint:
             if weights.exists():
                 replace_atomically(lambda p: _link_or_copy(weights, p), self._prev_weights_path)
-            if metadata.exists():  # copied: a kill before the new metadata's rename leaves two separate files
+            if metadata.exists():  # small: copied (a link would do too, as every write is a rename)
                 replace_atomically(lambda p: shutil.copyfile(metadata, p), self._prev_training_metadata_path)
         replace_atomically(self._write_checkpoint, self.checkpoint)
         replace_atomically(self._link_checkpoint, weights)

@@ -6,8 +6,6 @@ Errors the user can fix are one line on stderr and exit status 2, never a traceb
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import signal
 import sys
 import time
@@ -163,74 +161,12 @@ def _check_png_target(path: Path) -> None:
 # train
 # ---------------------------------------------------------------------------------------
 
-CONFIG_KEYS = ("data", "shapes", "latent_dim", "batch_size", "learning_rate", "validation_split", "seed",
-               "image_size")
-
-
-def _run_state(out: Path, config: dict, epochs: int, overwrite: bool) -> str:
-    """'new', 'resume' or 'finished' for the run ``config`` in ``out``; refuse to mix runs."""
-    from vae_tutorial.training import resume_epoch
-
-    config_file = out / "config.json"
-    if overwrite and out.exists():
-        for name in ("config.json", "model.keras", "history.csv", "samples.png", "reconstructions.png",
-                     "skipped.txt", "backup", "epochs", "shapes"):
-            target = out / name
-            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
-    if not config_file.exists():
-        if (out / "model.keras").exists() or (out / "history.csv").exists():
-            raise UsageError(f"{out} holds files of another run; choose another --out or pass --overwrite")
-        return "new"
-    try:
-        saved = json.loads(config_file.read_text())
-    except ValueError:
-        raise UsageError(f"{config_file} is not valid JSON; choose another --out or pass --overwrite") from None
-    different = [k for k in CONFIG_KEYS if saved.get(k) != config.get(k)]
-    if different:
-        k = different[0]
-        raise UsageError(f"{out} holds a run with different settings ({k}: {saved.get(k)!r}, now {config.get(k)!r}); "
-                         "choose another --out or pass --overwrite")
-    done = resume_epoch(out)
-    if done > epochs:
-        raise UsageError(f"{out} holds an interrupted run that already finished {done} epochs, more than "
-                         f"--epochs {epochs}; ask for at least {done} epochs, or choose another --out "
-                         "or pass --overwrite")
-    if done > 0:
-        return "resume"
-    if (out / "model.keras").exists() and saved.get("epochs") == epochs and not saved.get("finished") \
-            and _history_epochs(out) == list(range(epochs)):
-        # killed after the last epoch, before the run was marked finished: it is finished
-        _write_config(out, {**saved, "finished": True})
-        saved["finished"] = True
-    if (out / "model.keras").exists() and saved.get("epochs") == epochs and saved.get("finished"):
-        return "finished"
-    if (out / "model.keras").exists() and saved.get("finished"):
-        raise UsageError(f"{out} holds a finished run of {saved.get('epochs')} epochs; "
-                         "choose another --out or pass --overwrite")
-    return "new"
-
-
-def _write_config(out: Path, config: dict) -> None:
-    from vae_tutorial.training import replace_atomically
-
-    replace_atomically(lambda p: p.write_text(json.dumps(config, indent=2)), out / "config.json")
-
-
-def _history_epochs(out: Path) -> list[int]:
-    """The epoch numbers in ``out/history.csv``, in order ([] when there is none)."""
-    try:
-        rows = (out / "history.csv").read_text().splitlines()[1:]
-    except OSError:
-        return []
-    return [int(row.split(",", 1)[0]) for row in rows if row.split(",", 1)[0].isdigit()]
-
-
 def _write_figures(model, val_paths, out: Path, seed: int, image_size: int) -> None:
     import numpy as np
 
     from vae_tutorial.data import preprocess_image
     from vae_tutorial.generation import generate, plot_generated, plot_reconstructions, reconstruct
-    from vae_tutorial.training import replace_atomically
+    from vae_tutorial.runs import replace_atomically
 
     fig = plot_generated(generate(model, 64, seed=seed))
     replace_atomically(lambda p: fig.savefig(p, format="png", dpi=100), out / "samples.png")
@@ -243,9 +179,7 @@ def _write_figures(model, val_paths, out: Path, seed: int, image_size: int) -> N
 
 
 def cmd_train(args) -> int:
-    from vae_tutorial.data import find_images, make_pipeline, split_paths
-    from vae_tutorial.model import load_vae
-    from vae_tutorial.training import TrainingDiverged, build_vae, make_strategy, replace_atomically, resume_epoch, train
+    from vae_tutorial import runs
 
     out = args.out or default_out(args.data)
     _check_writable(out)
@@ -254,13 +188,20 @@ def cmd_train(args) -> int:
               "latent_dim": args.latent_dim, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
               "validation_split": args.validation_split, "seed": args.seed, "image_size": image_size,
               "shapes": args.shapes if args.data == "shapes" else None}
-    state = _run_state(out, config, args.epochs, args.overwrite)
+    if args.overwrite:
+        runs.clear(out)
+    state = runs.run_state(out, config, args.epochs)
+    # A strategy must exist before TensorFlow runs any operation (multi-worker collectives).
+    strategy = _make_strategy(args.strategy)
+    from vae_tutorial.data import find_images, make_pipeline, split_paths
+    from vae_tutorial.model import load_vae
+    from vae_tutorial.training import TrainingDiverged, build_vae, train
 
     folder_path, group_of, name = resolve_data(args.data, out, args.seed, args.shapes)
     say(f"reading images from {folder_path}")
     folder = find_images(folder_path, image_size=image_size)
     skipped = "".join(f"{p}\t{r}\n" for p, r in folder.skipped)
-    replace_atomically(lambda p: p.write_text(skipped, encoding="utf-8"), out / "skipped.txt")
+    runs.replace_atomically(lambda p: p.write_text(skipped, encoding="utf-8"), out / "skipped.txt")
     say(f"{len(folder.paths)} usable images, {len(folder.skipped)} skipped"
         + (f" (each listed with its reason in {out / 'skipped.txt'})" if folder.skipped else ""))
     for path, reason in folder.skipped[:5]:
@@ -283,15 +224,11 @@ def cmd_train(args) -> int:
     keras.utils.set_random_seed(args.seed)
     train_ds = make_pipeline(train_paths, args.batch_size, shuffle=True, seed=args.seed, image_size=image_size)
     val_ds = make_pipeline(val_paths, args.batch_size, shuffle=False, image_size=image_size) if val_paths else None
-    try:
-        strategy = make_strategy(args.strategy)
-    except (ValueError, KeyError, RuntimeError) as exc:  # e.g. a malformed $TF_CONFIG
-        raise UsageError(f"cannot start --strategy {args.strategy}: {' '.join(str(exc).split())[:200]}") from None
     model = build_vae(latent_dim=args.latent_dim, learning_rate=args.learning_rate, image_size=image_size,
                       seed=args.seed, strategy=strategy)
-    _write_config(out, {**config, "epochs": args.epochs, "finished": False})
+    runs.write_config(out, {**config, "epochs": args.epochs, "finished": False})
     if state == "resume":
-        say(f"resuming the interrupted run in {out} after epoch {resume_epoch(out)}")
+        say(f"resuming the interrupted run in {out} after epoch {runs.resume_epoch(out)}")
     say(f"training for {args.epochs} epochs; outputs go to {out}")
     start = time.perf_counter()
     try:
@@ -303,7 +240,7 @@ def cmd_train(args) -> int:
         raise UsageError(f"training diverged: {exc}; {kept}; try a smaller --learning-rate "
                          "(with another --out or --overwrite)") from None
     elapsed = time.perf_counter() - start
-    _write_config(out, {**config, "epochs": args.epochs, "finished": True})
+    runs.write_config(out, {**config, "epochs": args.epochs, "finished": True})
     _write_figures(model, val_paths or train_paths, out, args.seed, image_size)
     last = {k: v[-1] for k, v in history.history.items() if v}
     summary = ", ".join(f"{k} {last[k]:.2f}" for k in ("val_reconstruction_loss", "val_kl_loss") if k in last)
@@ -311,8 +248,18 @@ def cmd_train(args) -> int:
         summary += f", per-pixel MSE {last['val_reconstruction_loss'] / (image_size * image_size * 3):.4f}"
     say(f"done in {elapsed / 60:.1f} min ({last.get('images_per_second', 0):.0f} training images/s); {summary}")
     say(f"wrote {out / 'model.keras'}, {out / 'history.csv'}, {out / 'samples.png'} (generated), "
-        f"{out / 'reconstructions.png'} and per-epoch grids in {out / 'epochs'}")
+        f"{out / 'reconstructions.png'} and per-epoch grids in {out / 'epochs'}; "
+        f"TensorBoard: tensorboard --logdir {out / 'logs'}")
     return 0
+
+
+def _make_strategy(name):
+    from vae_tutorial.fast import make_strategy
+
+    try:
+        return make_strategy(name)
+    except (ValueError, KeyError, RuntimeError) as exc:  # e.g. a malformed $TF_CONFIG
+        raise UsageError(f"cannot start --strategy {name}: {' '.join(str(exc).split())[:200]}") from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -323,7 +270,7 @@ def cmd_train(args) -> int:
 def cmd_generate(args) -> int:
     from vae_tutorial.generation import GENERATED_TITLE, generate, plot_generated
     from vae_tutorial.model import load_vae
-    from vae_tutorial.training import replace_atomically
+    from vae_tutorial.runs import replace_atomically
 
     model = load_vae(args.model)
     _check_png_target(args.out)
@@ -342,7 +289,7 @@ def cmd_reconstruct(args) -> int:
     from vae_tutorial.data import find_images, preprocess_image
     from vae_tutorial.generation import plot_reconstructions, reconstruct
     from vae_tutorial.model import load_vae
-    from vae_tutorial.training import replace_atomically
+    from vae_tutorial.runs import replace_atomically
 
     model = load_vae(args.model)
     _check_png_target(args.out)
@@ -367,11 +314,12 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from vae_tutorial.data import DataError
     from vae_tutorial.model import ModelFileError
+    from vae_tutorial.runs import RunFolderError
 
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return args.func(args)
-    except (UsageError, DataError, ModelFileError) as exc:
+    except (UsageError, DataError, ModelFileError, RunFolderError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

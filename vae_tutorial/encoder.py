@@ -1,7 +1,14 @@
 """The encoder q(z | x): an image in, the mean and log-variance of a Gaussian over z out.
 
-(64, 64, 3) → Conv 32, stride 2 → (32, 32, 32) → Conv 64, stride 2 → (16, 16, 64)
-→ flatten → Dense 256 → two heads: ``mu`` and ``log_var``, each (latent_dim,).
+    image                                   (64, 64, 3)
+    → Conv2D 32 filters, 3×3, stride 2, ReLU  (32, 32, 32)
+    → Conv2D 64 filters, 3×3, stride 2, ReLU  (16, 16, 64)
+    → Flatten                               (16384,)
+    → Dense 256, ReLU                       (256,)
+    → Dense latent_dim: mu                  (latent_dim,)
+    → Dense latent_dim: log_var             (latent_dim,)
+
+The two heads have no activation: a mean can be any real number, and so can the log of a variance.
 """
 
 import keras
@@ -18,24 +25,14 @@ def check_sizes(latent_dim, image_size):
         )
 
 
-def compute_dtype(dtype=None):
-    """The dtype a layer with dtype policy ``dtype`` computes in (``None``: Keras' global policy)."""
-    return (keras.dtype_policies.get(dtype) if dtype is not None else keras.config.dtype_policy()).compute_dtype
-
-
-def build_encoder(latent_dim=512, image_size=64, hidden_units=256, name="encoder", dtype=None):
-    """A functional Keras model: images (B, S, S, 3) → ``[mu, log_var]``, each (B, latent_dim).
-
-    ``dtype``: the layers' dtype policy, e.g. ``"mixed_bfloat16"`` (default: Keras' global policy).
-    The input and ``Flatten`` take the same policy, so under mixed precision no tensor is cast to
-    float32 and back between layers.
-    """
+def build_encoder(latent_dim=512, image_size=64, hidden_units=256, name="encoder"):
+    """A functional Keras model: images (batch, S, S, 3) → ``[mu, log_var]``, each (batch, latent_dim)."""
     check_sizes(latent_dim, image_size)
-    images = keras.Input(shape=(image_size, image_size, 3), name="image", dtype=compute_dtype(dtype))
-    x = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu", name="conv_1", dtype=dtype)(images)
-    x = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu", name="conv_2", dtype=dtype)(x)
-    x = layers.Flatten(name="flatten", dtype=dtype)(x)
-    x = layers.Dense(hidden_units, activation="relu", name="dense", dtype=dtype)(x)
-    mu = layers.Dense(latent_dim, name="mu", dtype=dtype)(x)
-    log_var = layers.Dense(latent_dim, name="log_var", dtype=dtype)(x)
+    images = keras.Input(shape=(image_size, image_size, 3), name="image")
+    x = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu", name="conv_1")(images)
+    x = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu", name="conv_2")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(hidden_units, activation="relu", name="dense")(x)
+    mu = layers.Dense(latent_dim, name="mu")(x)
+    log_var = layers.Dense(latent_dim, name="log_var")(x)
     return keras.Model(images, [mu, log_var], name=name)

@@ -26,7 +26,7 @@ def reconstruction_loss(x, x_hat, reduction="sum"):
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"Argument `reduction` must be one of {REDUCTIONS}. Received: reduction={reduction!r}")
-    squared = ops.square(ops.cast(x, "float32") - ops.cast(x_hat, "float32"))
+    squared = ops.square(x - x_hat)
     if reduction == "sum":
         return ops.sum(squared, axis=(1, 2, 3))
     return ops.mean(squared, axis=(1, 2, 3))
@@ -34,8 +34,6 @@ def reconstruction_loss(x, x_hat, reduction="sum"):
 
 def kl_divergence(mu, log_var):
     """KL(N(mu, exp(log_var)) || N(0, I)) per image, summed over latent dimensions: shape (batch,)."""
-    mu = ops.cast(mu, "float32")
-    log_var = ops.cast(log_var, "float32")
     return -0.5 * ops.sum(1.0 + log_var - ops.square(mu) - ops.exp(log_var), axis=-1)
 
 

@@ -1,22 +1,25 @@
 """The Variational Autoencoder: encoder, sampling layer and decoder in one Keras model.
 
-``vae(x)`` returns ``(reconstruction, mu, log_var)``. The loss lives in
-:meth:`VAE.compute_loss`, so the standard ``fit``/``evaluate`` (with
-``validation_data``), ``save`` and ``keras.saving.load_model`` all work unchanged.
+    x → encoder → (mu, log_var) → sampling → z → decoder → x_hat
+
+``vae(x)`` returns ``(x_hat, mu, log_var)``. The loss lives in :meth:`VAE.compute_loss`, so
+Keras' own ``fit`` and ``evaluate`` (with ``validation_data``), ``save`` and
+``keras.saving.load_model`` all work unchanged.
 """
 
+import zipfile
+from pathlib import Path
+
 import keras
-import tensorflow as tf
 from keras import ops
 
 from vae_tutorial.decoder import build_decoder
 from vae_tutorial.encoder import build_encoder, check_sizes
 from vae_tutorial.losses import REDUCTIONS, vae_loss
-from vae_tutorial.optimizers import FusedAdam  # noqa: F401  (saved models name it; importing registers it)
 from vae_tutorial.sampling import Sampling
 
-# log_var is clipped to this range before it is used: exp(10) ≈ 22 000 is a huge variance
-# already, and exp(-20) ≈ 2e-9 a tiny one. Beyond it exp() overflows or gradients vanish.
+# log_var is clipped to this range: exp(10) ≈ 22 000 is a huge variance already and
+# exp(-20) ≈ 2e-9 a tiny one. Beyond it exp() overflows or gradients vanish.
 LOG_VAR_MIN, LOG_VAR_MAX = -20.0, 10.0
 
 
@@ -30,45 +33,36 @@ class VAE(keras.Model):
         reconstruction_reduction: ``"sum"`` (correct, the default) or ``"mean"`` (the
             per-pixel mean that collapses the posterior; for demonstration).
         seed: optional int seed for the sampling noise.
-        dtype: the dtype policy of the layers, e.g. ``"mixed_bfloat16"`` (compute in bfloat16,
-            weights in float32); the loss, ``mu``, ``log_var`` and the images stay float32.
+        encoder, decoder, sampling: optional prebuilt parts with the same layers and names
+            (``vae_tutorial.fast`` passes faster equivalents); by default built here.
 
     Call arguments:
         x: images, shape (batch, image_size, image_size, 3).
 
     Returns:
-        ``(reconstruction, mu, log_var)``: the decoded sample of z, and the encoder's
-        Gaussian parameters.
+        ``(x_hat, mu, log_var)``: the decoded sample of z, and the encoder's Gaussian parameters.
     """
 
-    def __init__(self, latent_dim=512, image_size=64, reconstruction_reduction="sum", seed=None, **kwargs):
+    def __init__(self, latent_dim=512, image_size=64, reconstruction_reduction="sum", seed=None,
+                 encoder=None, decoder=None, sampling=None, **kwargs):
         super().__init__(**kwargs)
         check_sizes(latent_dim, image_size)
         if reconstruction_reduction not in REDUCTIONS:
-            raise ValueError(
-                f"Argument `reconstruction_reduction` must be one of {REDUCTIONS}. "
-                f"Received: reconstruction_reduction={reconstruction_reduction!r}"
-            )
+            raise ValueError(f"Argument `reconstruction_reduction` must be one of {REDUCTIONS}. "
+                             f"Received: reconstruction_reduction={reconstruction_reduction!r}")
         self.latent_dim = latent_dim
         self.image_size = image_size
         self.reconstruction_reduction = reconstruction_reduction
         self.seed = seed
-        policy = self.dtype_policy  # from the `dtype` argument, saved and restored with the model
-        self.encoder = build_encoder(latent_dim, image_size, dtype=policy)
-        self.sampling = Sampling(seed=seed, name="sampling", dtype=policy)
-        self.decoder = build_decoder(latent_dim, image_size, dtype=policy)
+        self.encoder = encoder or build_encoder(latent_dim, image_size)
+        self.sampling = sampling or Sampling(seed=seed, name="sampling")
+        self.decoder = decoder or build_decoder(latent_dim, image_size)
         self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
 
-    def build(self, input_shape=None):
-        # The encoder and decoder are functional models, built when they were made.
-        self.built = True
-
     def encode(self, x, training=False):
-        """``(mu, log_var)`` for images ``x``, log_var clipped to [-20, 10] (``LOG_VAR_MIN``,
-        ``LOG_VAR_MAX``): variances from about 2e-9 to 22 000, so ``exp`` never overflows."""
+        """``(mu, log_var)`` for images ``x``, log_var clipped to [LOG_VAR_MIN, LOG_VAR_MAX]."""
         mu, log_var = self.encoder(x, training=training)
-        mu, log_var = ops.cast(mu, "float32"), ops.cast(log_var, "float32")  # float32 also under mixed precision
         return mu, ops.clip(log_var, LOG_VAR_MIN, LOG_VAR_MAX)
 
     def call(self, x, training=False):
@@ -79,26 +73,19 @@ class VAE(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if y_pred is None:
             y_pred = self(x, training=training)
-        reconstruction, mu, log_var = y_pred
-        losses = vae_loss(x, reconstruction, mu, log_var, self.reconstruction_reduction)
+        x_hat, mu, log_var = y_pred
+        losses = vae_loss(x, x_hat, mu, log_var, self.reconstruction_reduction)
         self.reconstruction_loss_tracker.update_state(losses["reconstruction_loss"])
         self.kl_loss_tracker.update_state(losses["kl_loss"])
-        # Under tf.distribute Keras sums the replicas' gradients and multiplies the loss it
-        # reports by the number of replicas: return this replica's share, as Keras' losses do.
-        return losses["loss"] / tf.distribute.get_strategy().num_replicas_in_sync
+        return losses["loss"]
 
     def compute_output_shape(self, input_shape):
         batch = input_shape[0]
         return (batch, self.image_size, self.image_size, 3), (batch, self.latent_dim), (batch, self.latent_dim)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "latent_dim": self.latent_dim,
-            "image_size": self.image_size,
-            "reconstruction_reduction": self.reconstruction_reduction,
-            "seed": self.seed,
-        }
+        return {**super().get_config(), "latent_dim": self.latent_dim, "image_size": self.image_size,
+                "reconstruction_reduction": self.reconstruction_reduction, "seed": self.seed}
 
 
 class ModelFileError(ValueError):
@@ -111,9 +98,6 @@ def load_vae(path):
     Raises :class:`ModelFileError` with a one-line reason for a missing, corrupt, unsafe or
     foreign file.
     """
-    import zipfile
-    from pathlib import Path
-
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
@@ -121,6 +105,8 @@ def load_vae(path):
         raise ModelFileError(f"not a .keras model file: {path}")
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path} is not a valid .keras file (corrupt or truncated)")
+    import vae_tutorial.fast  # noqa: F401  (registers the optimizer a trained model names)
+
     try:
         model = keras.saving.load_model(path, safe_mode=True)
     except Exception as exc:  # Keras raises many types here; all mean "this file cannot be used"

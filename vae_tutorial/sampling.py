@@ -2,15 +2,11 @@
 
     z = mu + exp(0.5 * log_var) * eps,   eps ~ N(0, I)
 
-The randomness sits in ``eps``, outside the path from the encoder to ``z``, so gradients
-flow to ``mu`` and ``log_var``.
-
-Under ``tf.distribute`` every replica holds a copy of the seed state, so the replica's number
-is added to the seed: each replica's part of the batch gets its own noise.
+The randomness sits in ``eps``, which does not depend on ``mu`` or ``log_var``: z is a
+differentiable function of them, so gradients flow from the decoder back to the encoder.
 """
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 
@@ -37,11 +33,7 @@ class Sampling(keras.layers.Layer):
 
     def call(self, inputs):
         mu, log_var = inputs
-        seed = self.seed_generator.next()
-        replica = tf.distribute.get_replica_context()
-        if replica is not None and replica.num_replicas_in_sync > 1:
-            seed = seed + tf.cast(tf.stack([replica.replica_id_in_sync_group, 0]), seed.dtype)
-        eps = tf.random.stateless_normal(ops.shape(mu), seed=seed, dtype=mu.dtype)  # what keras.random.normal does
+        eps = keras.random.normal(ops.shape(mu), dtype=mu.dtype, seed=self.seed_generator)
         return mu + ops.exp(0.5 * log_var) * eps
 
     def compute_output_shape(self, input_shape):

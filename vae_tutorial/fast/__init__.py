@@ -1,0 +1,57 @@
+"""Speed-ups: each computes the same function as the plain Keras it replaces.
+
+``vae_tutorial.training.build_vae()`` uses them by default where they help, and
+``build_vae(fast=False)`` gives the plain model of the notebooks. A model built either way has
+the same layers, layer names and weights, so a model saved either way loads either way.
+
+- :mod:`~vae_tutorial.fast.precision`: mixed bfloat16 on CPUs with bfloat16 units;
+- :mod:`~vae_tutorial.fast.subpixel`: transposed convolutions computed as convolutions (in bfloat16);
+- :mod:`~vae_tutorial.fast.adam`: Adam's update in one fused kernel;
+- :mod:`~vae_tutorial.fast.distribute`: ``tf.distribute`` strategies, per-replica noise and loss.
+
+``docs/speed-ups.md`` explains each; ``benchmarks/run.py`` measures them.
+"""
+
+import keras
+import tensorflow as tf
+
+from vae_tutorial.fast.adam import FusedAdam
+from vae_tutorial.fast.distribute import DistributedVAE, ReplicaSampling, make_strategy
+from vae_tutorial.fast.precision import PRECISIONS, default_precision, has_bfloat16_units
+from vae_tutorial.fast.subpixel import SubPixelConv2DTranspose
+from vae_tutorial.model import VAE
+
+__all__ = ["FusedAdam", "DistributedVAE", "ReplicaSampling", "SubPixelConv2DTranspose", "PRECISIONS",
+           "default_precision", "has_bfloat16_units", "make_strategy", "vae_class", "fast_parts"]
+
+FLOAT32_OUTPUTS = ("mu", "log_var", "sigmoid")  # layers whose outputs stay float32 under mixed precision
+
+
+def vae_class():
+    """:class:`DistributedVAE` under a strategy with several replicas, else :class:`VAE`."""
+    return DistributedVAE if tf.distribute.get_strategy().num_replicas_in_sync > 1 else VAE
+
+
+def fast_parts(model, precision="auto"):
+    """``(encoder, decoder)``: copies of ``model``'s, with its weights and layer names, computing in
+    ``precision`` (``"auto"``: :func:`default_precision`) with :class:`SubPixelConv2DTranspose` for
+    every ``Conv2DTranspose``. The ``mu``, ``log_var`` and ``sigmoid`` layers stay float32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"Argument `precision` must be one of {PRECISIONS}. Received: precision={precision!r}")
+    if precision == "auto":
+        precision = default_precision()
+
+    def clone(layer):
+        config = layer.get_config()
+        if layer.name not in FLOAT32_OUTPUTS:
+            config["dtype"] = precision
+        if type(layer) is keras.layers.Conv2DTranspose:
+            return SubPixelConv2DTranspose.from_config(config)
+        return type(layer).from_config(config)
+
+    parts = []
+    for part in (model.encoder, model.decoder):
+        copy = keras.models.clone_model(part, clone_function=clone)
+        copy.set_weights(part.get_weights())
+        parts.append(copy)
+    return tuple(parts)

@@ -1,0 +1,61 @@
+"""What ``tf.distribute`` needs beyond plain Keras: a strategy by name, per-replica noise and loss.
+
+Under a strategy with several replicas, Keras sums the replicas' gradients and multiplies the
+loss it reports by the number of replicas: its own losses return each replica's share, and so
+does :class:`DistributedVAE`. Every replica holds a copy of the sampling layer's seed state, so
+:class:`ReplicaSampling` adds the replica's number to the seed: each replica's part of the batch
+gets its own noise.
+"""
+
+import keras
+import tensorflow as tf
+
+from vae_tutorial.model import VAE
+from vae_tutorial.sampling import Sampling
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+def make_strategy(strategy=None):
+    """A ``tf.distribute`` strategy: ``strategy`` itself, or one by name.
+
+    ``None`` or ``"default"``: this process's devices as Keras uses them without a strategy.
+    ``"mirrored"``: a replica on every GPU of this machine (all-reduce of the gradients).
+    ``"multiworker"``: one replica per device on several machines, configured by ``$TF_CONFIG``.
+    """
+    if strategy is None or strategy == "default":
+        return tf.distribute.get_strategy()
+    if strategy == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if strategy == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if isinstance(strategy, tf.distribute.Strategy):
+        return strategy
+    raise ValueError(f"Argument `strategy` must be one of {STRATEGIES} or a tf.distribute.Strategy. "
+                     f"Received: strategy={strategy!r}")
+
+
+@keras.saving.register_keras_serializable(package="vae_tutorial")
+class ReplicaSampling(Sampling):
+    """:class:`~vae_tutorial.sampling.Sampling` whose noise differs between replicas."""
+
+    def call(self, inputs):
+        mu, log_var = inputs
+        seed = self.seed_generator.next()
+        replica = tf.distribute.get_replica_context()
+        if replica is not None and replica.num_replicas_in_sync > 1:
+            seed = seed + tf.cast(tf.stack([replica.replica_id_in_sync_group, 0]), seed.dtype)
+        eps = tf.random.stateless_normal(tf.shape(mu), seed=seed, dtype=mu.dtype)
+        return mu + tf.exp(0.5 * log_var) * eps
+
+
+@keras.saving.register_keras_serializable(package="vae_tutorial")
+class DistributedVAE(VAE):
+    """:class:`~vae_tutorial.model.VAE` whose loss is this replica's share; same weights and layer names."""
+
+    def __init__(self, *args, sampling=None, **kwargs):
+        super().__init__(*args, sampling=sampling or ReplicaSampling(seed=kwargs.get("seed"), name="sampling"),
+                         **kwargs)
+
+    def compute_loss(self, *args, **kwargs):
+        return super().compute_loss(*args, **kwargs) / tf.distribute.get_strategy().num_replicas_in_sync

@@ -20,10 +20,22 @@ def default_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def run_cli(*args, cwd=None, timeout=600, env=None):
-    """Run ``python -m vae_tutorial ARGS``; return the CompletedProcess (text)."""
-    return subprocess.run([sys.executable, "-m", "vae_tutorial", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})}, preexec_fn=default_sigint)
+def run_cli(*args, cwd=None, timeout=600, env=None, interrupt=None):
+    """Run ``python -m vae_tutorial ARGS``; return the CompletedProcess (text).
+
+    ``interrupt="POINT:N:SIGNAL"`` runs it through ``tests/interrupt_cli.py``, which sends the signal there.
+    """
+    command = [sys.executable, "-m", "vae_tutorial"] if interrupt is None else \
+        [sys.executable, str(ROOT / "tests" / "interrupt_cli.py"), interrupt]
+    return subprocess.run([*command, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})}, preexec_fn=default_sigint)
+
+
+def pytest_collection_modifyitems(items):
+    """The notebooks are part of the slow tier (``pytest -m "not slow"`` leaves them out)."""
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)
 
 
 def make_messy_folder(root: Path) -> tuple[set[str], set[str]]:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 from lab_harness import (CHROMIUM_ARGS, JupyterLabServer, explorer_snapshot, move_slider_and_wait, open_notebook,
                          png_outputs, rendered_images, run_all, shutdown_kernel, strip_outputs, transcript,
                          write_notebook)

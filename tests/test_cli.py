@@ -1,3 +1,4 @@
+import pytest
 import json
 import re
 
@@ -10,6 +11,7 @@ from vae_tutorial.model import load_vae
 NOISE = re.compile(r"^([IWE]\d{4} |WARNING: All log messages|To enable the following instructions)", re.M)
 
 
+@pytest.mark.slow
 def test_train_writes_every_output(trained_run):
     out, result = trained_run
     for name in ("model.keras", "history.csv", "samples.png", "reconstructions.png", "config.json",
@@ -22,6 +24,7 @@ def test_train_writes_every_output(trained_run):
     assert not NOISE.search(result.stderr), result.stderr[:2000]  # no TensorFlow start-up noise
 
 
+@pytest.mark.slow
 def test_running_a_finished_run_again_only_rewrites_figures(trained_run):
     out, _ = trained_run
     before = (out / "model.keras").stat().st_mtime_ns
@@ -31,6 +34,7 @@ def test_running_a_finished_run_again_only_rewrites_figures(trained_run):
     assert (out / "model.keras").stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
 def test_other_settings_in_the_same_folder_are_refused(trained_run):
     out, _ = trained_run
     result = run_cli("train", "--data", "shapes", "--shapes", "160", "--epochs", "1", "--latent-dim", "8",
@@ -39,6 +43,7 @@ def test_other_settings_in_the_same_folder_are_refused(trained_run):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_generate_and_reconstruct(trained_run, tmp_path):
     out, _ = trained_run
     result = run_cli("generate", "--model", out / "model.keras", "--n", "8", "--out", tmp_path / "g.png")
@@ -50,6 +55,7 @@ def test_generate_and_reconstruct(trained_run, tmp_path):
     assert np.asarray(Image.open(tmp_path / "r.png")).std() > 0
 
 
+@pytest.mark.slow
 def test_missing_folder_is_one_line_exit_2(tmp_path):
     result = run_cli("train", "--data", tmp_path / "no-such-folder", "--epochs", "1", "--out", tmp_path / "o")
     assert result.returncode == 2
@@ -57,6 +63,7 @@ def test_missing_folder_is_one_line_exit_2(tmp_path):
     assert "data folder not found" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_messy_folder_trains_and_reports_skips(tmp_path):
     good, bad = make_messy_folder(tmp_path / "messy")
     result = run_cli("train", "--data", tmp_path / "messy", "--epochs", "1", "--latent-dim", "4",
@@ -67,6 +74,7 @@ def test_messy_folder_trains_and_reports_skips(tmp_path):
     assert len(skipped) == len(bad) and all("\t" in line for line in skipped)
 
 
+@pytest.mark.slow
 def test_bad_numbers_and_missing_model_are_exit_2(tmp_path):
     result = run_cli("train", "--epochs", "0")
     assert result.returncode == 2 and "positive integer" in result.stderr
@@ -75,12 +83,15 @@ def test_bad_numbers_and_missing_model_are_exit_2(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_help_lists_the_commands():
     result = run_cli("--help")
     assert result.returncode == 0
-    assert all(cmd in result.stdout for cmd in ("train", "generate", "reconstruct"))
+    for command, summary in [("train", "train a VAE"), ("generate", "decode random z"), ("reconstruct", "encode images")]:
+        assert re.search(rf"^\s+{command}\s+{summary}", result.stdout, re.M), (command, result.stdout)
 
 
+@pytest.mark.slow
 def test_negative_seed_and_a_folder_as_png_are_exit_2(trained_run, tmp_path):
     result = run_cli("train", "--data", "shapes", "--seed", "-1", "--out", tmp_path / "o")
     assert result.returncode == 2 and "non-negative integer" in result.stderr

@@ -11,6 +11,8 @@ import textwrap
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a fresh process with two logical CPU devices
+
 SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np
@@ -22,7 +24,7 @@ SCRIPT = textwrap.dedent("""
     import keras
     from vae_tutorial.data import find_images, make_pipeline
     from vae_tutorial.datasets import make_shapes
-    from vae_tutorial.sampling import Sampling
+    from vae_tutorial.fast import ReplicaSampling
     from vae_tutorial.training import build_vae
 
     paths = find_images(make_shapes(sys.argv[1], n=256, seed=3), progress=False).paths
@@ -36,7 +38,7 @@ SCRIPT = textwrap.dedent("""
 
     # The noise of the two replicas' halves of a batch.
     with mirrored.scope():
-        sampling = Sampling(seed=1)
+        sampling = ReplicaSampling(seed=1)
     zeros = tf.zeros((4, 8))
     halves = mirrored.experimental_local_results(tf.function(lambda: mirrored.run(lambda: sampling([zeros, zeros])))())
 

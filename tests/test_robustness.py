@@ -1,8 +1,8 @@
 """Nothing lost, nothing confusing: interruption, divergence, bad input, messy folders, untrusted files.
 
-The interruption tests stop the command line at exact places with the test hook in
-``vae_tutorial/_testhook.py`` (the process sends itself SIGINT or SIGTERM there), then run
-the same command again and check the resumed run.
+The interruption tests stop the command line at exact places with ``tests/interrupt_cli.py``
+(the process sends itself SIGINT or SIGTERM there), then run the same command again and check
+the resumed run.
 """
 
 import csv
@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, default_sigint, make_messy_folder, run_cli
-from vae_tutorial import data, training
+from vae_tutorial import data, runs, training
 from vae_tutorial.model import ModelFileError, load_vae
 
 EPOCHS = 3
@@ -59,14 +59,15 @@ KILL_POINTS = [
     ("image:50", "INT", 0),        # while reading the folder (50 of 200 images read)
     ("epoch2-batch:1", "TERM", 1),  # mid-epoch: after the first of 6 batches of epoch 2
     ("checkpoint:2", "INT", 1),    # model.keras of epoch 2 written to its temporary file, not renamed
-    ("backup:2", "TERM", 1),       # backup weights of epoch 2 linked under their temporary name, not renamed
+    ("backup:2", "TERM", 1),       # backup weights of epoch 2 written, its metadata (the epoch) not yet
 ]
 
 
 @pytest.mark.parametrize("point,signame,finished", KILL_POINTS, ids=[k[0] for k in KILL_POINTS])
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_end(tmp_path, point, signame, finished):
     out = tmp_path / "run"
-    result = run_cli(*TRAIN, "--out", out, env={"VAE_TUTORIAL_TEST_INTERRUPT": f"{point}:{signame}"})
+    result = run_cli(*TRAIN, "--out", out, interrupt=f"{point}:{signame}")
     assert result.returncode == 130, result.stderr[-3000:]
     assert "interrupted. Run the same command again to resume" in result.stderr
     assert "Traceback" not in result.stderr
@@ -91,6 +92,7 @@ def test_interrupted_run_resumes_to_the_same_end(tmp_path, point, signame, finis
     assert not (out / "backup").exists() and temporary_files(out) == []
 
 
+@pytest.mark.slow
 def test_ctrl_c_from_outside_after_the_first_epoch_resumes(tmp_path):
     """A real Ctrl-C from another process, sent once the first epoch's grid appears."""
     out = tmp_path / "run"
@@ -112,6 +114,7 @@ def test_ctrl_c_from_outside_after_the_first_epoch_resumes(tmp_path):
     assert load_vae(out / "model.keras").latent_dim == 8
 
 
+@pytest.mark.slow
 def test_a_run_killed_before_it_was_marked_finished_is_finished(trained_run, tmp_path):
     """Killed after the last epoch (backup/ already removed) but before config.json said so."""
     out = tmp_path / "run"
@@ -152,10 +155,10 @@ def test_history_rows_of_unfinished_epochs_are_trimmed(tmp_path):
     history = tmp_path / "history.csv"
     finished = "epoch,loss\n" + "".join(f"{e},{10 - e / 2}\n" for e in range(12))
     history.write_text(finished + "12,4.5\n13,4.")  # epochs 12, 13 not in the backup; 13's row cut short
-    training._trim_history(history, 12)
+    runs.trim_history(history, 12)
     assert history.read_text() == finished
     history.write_text(finished + "1")  # epoch 12's row cut after its first digit: it reads as epoch 1
-    training._trim_history(history, 12)
+    runs.trim_history(history, 12)
     assert history.read_text() == finished
 
 
@@ -165,27 +168,22 @@ def test_ctrl_c_while_reading_a_folder_stops_the_reading(tmp_path, monkeypatch):
     for i in range(300):
         Image.new("RGB", (4, 4), (i % 256, 0, 0)).save(folder / f"{i:03d}.png")
     read = []
-    original = data._skip_reason
+    original = data.preprocess_image
 
-    def slow_reason(path, image_size):
+    def slow_then_ctrl_c(path, image_size):
         read.append(path)
+        if len(read) == 10:  # Ctrl-C, delivered to the main thread, which waits for the results
+            os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.01)
         return original(path, image_size)
 
-    class CtrlC:
-        """Ctrl-C arriving while the main thread counts a read image (outside Executor.map)."""
-
-        seen = 0
-
-        def reached(self, point):
-            self.seen += 1
-            if self.seen == 10:
-                raise KeyboardInterrupt
-
-    monkeypatch.setattr(data, "_skip_reason", slow_reason)
-    monkeypatch.setattr(data, "_testhook", CtrlC())
-    with pytest.raises(KeyboardInterrupt):
-        data.find_images(folder, progress=False, workers=2)
+    monkeypatch.setattr(data, "preprocess_image", slow_then_ctrl_c)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            data.find_images(folder, progress=False, workers=2)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert len(read) < 300  # the images not yet started were cancelled
 
 
@@ -194,6 +192,7 @@ def test_ctrl_c_while_reading_a_folder_stops_the_reading(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_absurd_learning_rate_stops_with_one_line_naming_the_epoch(tmp_path):
     out = tmp_path / "run"
     result = run_cli(*TRAIN, "--learning-rate", "1e6", "--out", out)
@@ -245,10 +244,12 @@ def test_divergence_keeps_the_last_good_epoch(shapes_folder, tmp_path):
     (["--learning-rate", "-1"], "--learning-rate: expected a positive number"),
     (["--learning-rate", "nan"], "--learning-rate: expected a positive number"),
 ])
+@pytest.mark.slow
 def test_invalid_numbers_are_one_line_exit_2(args, phrase):
     assert_one_line_error(run_cli("train", *args), phrase)
 
 
+@pytest.mark.slow
 def test_unwritable_output_folder_is_one_line_exit_2(tmp_path):
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
@@ -257,6 +258,7 @@ def test_unwritable_output_folder_is_one_line_exit_2(tmp_path):
         assert_one_line_error(result, f"cannot write to output folder {out}")
 
 
+@pytest.mark.slow
 def test_bad_model_files_are_one_line_exit_2(tmp_path):
     lambda_model = tmp_path / "lambda.keras"
     inputs = keras.Input((4,))
@@ -285,9 +287,10 @@ def test_lambda_layer_is_refused_by_load_vae(tmp_path):
         load_vae(path)
 
 
+@pytest.mark.slow
 def test_an_output_folder_never_mixes_two_runs(tmp_path):
     out = tmp_path / "run"
-    result = run_cli(*TRAIN, "--out", out, env={"VAE_TUTORIAL_TEST_INTERRUPT": "epoch3-batch:1:TERM"})
+    result = run_cli(*TRAIN, "--out", out, interrupt="epoch3-batch:1:TERM")
     assert result.returncode == 130 and training.resume_epoch(out) == 2, result.stderr[-2000:]
     for change, phrase in [(["--latent-dim", "16"], "different settings (latent_dim: 8, now 16)"),
                            (["--shapes", "300"], "different settings (shapes: 200, now 300)"),
@@ -376,6 +379,7 @@ def unprivileged_prefix(env) -> list[str] | None:
     return UNPRIVILEGED if probe.returncode == 0 else None
 
 
+@pytest.mark.slow
 def test_messy_folder_at_scale_trains_on_exactly_the_good_images(tmp_path):
     base = Path(tempfile.mkdtemp(prefix="vae-messy-"))  # outside pytest's private folder, for `nobody`
     try:
@@ -429,10 +433,3 @@ def test_find_images_threads_and_progress_bar_report_each_file_once(tmp_path, ca
     assert set(skipped) == expected_bad
     assert len(found.paths) == len(good) + (os.geteuid() == 0)
     assert "Reading images" in capsys.readouterr().err
-
-
-def test_interrupt_hook_is_inert_without_its_variable():
-    code = "from vae_tutorial import _testhook; [_testhook.reached('batch') for _ in range(3)]; print('ok')"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env={k: v for k, v in os.environ.items() if k != "VAE_TUTORIAL_TEST_INTERRUPT"})
-    assert result.stdout.strip() == "ok"

@@ -1,6 +1,7 @@
 import csv
 import json
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -9,7 +10,7 @@ import tensorflow as tf
 
 from vae_tutorial.data import find_images, make_pipeline
 from vae_tutorial.model import load_vae
-from vae_tutorial.training import AtomicBackupAndRestore, build_vae, epochs_from_env, fixed_latents, has_bfloat16_units, resume_epoch, train
+from vae_tutorial.training import build_vae, epochs_from_env, fixed_latents, resume_epoch, train
 
 
 def test_build_vae_is_compiled_with_adam():
@@ -50,6 +51,8 @@ def test_train_writes_every_output_and_resumes(shapes_folder, tmp_path):
     z = fixed_latents(2, 8)
     np.testing.assert_array_equal(load_vae(out / "model.keras").decoder(z), model.decoder(z))
     assert not [p for p in os.listdir(out) if p.startswith(".")]  # no temporary files left
+    assert list((out / "logs" / "train").glob("events.out.tfevents.*"))  # TensorBoard's
+    assert list((out / "logs" / "validation").glob("events.out.tfevents.*"))
 
 
 def test_load_or_train_trains_when_missing_and_loads_when_present(shapes_folder, tmp_path, capsys):
@@ -64,49 +67,6 @@ def test_load_or_train_trains_when_missing_and_loads_when_present(shapes_folder,
     assert not (tmp_path / "unused").exists()
     z = np.zeros((1, 4), "float32")
     np.testing.assert_allclose(loaded.decoder(z), trained.decoder(z), atol=1e-6)
-
-
-def test_mixed_bfloat16_training_step_casts_no_activation_to_float32_and_back():
-    # Activations cross the layers in bfloat16. The only batch-sized casts left: the images in,
-    # the image layer's output to the float32 sigmoid, and that sigmoid's gradient back.
-    latent_dim = 8  # casts of mu, log_var and z (64 × latent_dim values) are below the threshold
-    model = build_vae(latent_dim=latent_dim, precision="mixed_bfloat16")
-    step = tf.function(model.train_step).get_concrete_function(tf.TensorSpec([64, 64, 64, 3], tf.float32))
-    casts = [(op.inputs[0].dtype.name, op.outputs[0].dtype.name, tuple(op.inputs[0].shape))
-             for op in step.graph.get_operations() if op.type == "Cast"]
-    batch_sized = sorted(cast for cast in casts if cast[2][:1] == (64,) and np.prod(cast[2]) > 64 * latent_dim)
-    assert batch_sized == [("bfloat16", "float32", (64, 64, 64, 3)),
-                           ("float32", "bfloat16", (64, 64, 64, 3)), ("float32", "bfloat16", (64, 64, 64, 3))]
-
-
-@pytest.mark.parametrize("flags, expected", [
-    ("fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni", True),  # AMD Zen 4
-    ("fpu avx512f avx512_bf16 amx_bf16 amx_tile amx_int8", True),  # Intel Xeon 4th generation
-    ("fpu sse2 avx2 avx512f avx512_vnni avx512_fp16", False),  # AVX-512 without bfloat16
-    ("fpu sse2 avx2 fma", False),
-])
-def test_has_bfloat16_units_reads_the_flags_line_of_cpuinfo(flags, expected):
-    cpuinfo = f"processor\t: 0\nmodel name\t: a CPU named amx_bf16 avx512_bf16\nflags\t\t: {flags}\n\nprocessor\t: 1\n"
-    assert has_bfloat16_units(cpuinfo) is expected
-    assert has_bfloat16_units(cpuinfo.replace("avx512_bf16", "avx512_bf16x").replace("amx_bf16", "amx_bf16x")) is False
-
-
-def test_precision_mixed_bfloat16_keeps_outputs_and_loss_in_float32(shapes_folder):
-    model = build_vae(latent_dim=8, precision="mixed_bfloat16")
-    assert model.encoder.get_layer("conv_1").compute_dtype == "bfloat16"
-    assert model.encoder.get_layer("conv_1").kernel.dtype == "float32"  # weights stay float32
-    assert keras.config.dtype_policy().name == "float32"  # the global policy is untouched
-    images = np.random.default_rng(0).random((4, 64, 64, 3), dtype=np.float32)
-    x_hat, mu, log_var = model(images)
-    assert x_hat.dtype == mu.dtype == log_var.dtype == "float32"
-    loss = model.fit(images, epochs=1, batch_size=4, verbose=0).history["loss"][0]
-    assert np.isfinite(loss)
-    assert build_vae(latent_dim=8, precision="float32").encoder.get_layer("conv_1").compute_dtype == "float32"
-    with pytest.raises(ValueError, match="precision"):
-        build_vae(precision="float16")
-    assert model.encoder.inputs[0].dtype == model.decoder.inputs[0].dtype == "bfloat16"
-    with pytest.raises(ValueError, match="strategy"):
-        build_vae(strategy="tpu")
 
 
 class StopAfterEpoch(keras.callbacks.Callback):
@@ -134,70 +94,37 @@ def train_64(data, out, epochs, stop):
     return stop
 
 
-def with_training_state(path):
-    """A latent-8 VAE with the weights and optimizer state saved in ``path``."""
-    model = build_vae(latent_dim=8)
-    model.optimizer.build(model.trainable_variables)
-    model.load_weights(path)
-    return model
-
-
-@pytest.mark.parametrize("damaged, damage", [("latest.keras", b"half-written"),
+@pytest.mark.parametrize("damaged, damage", [("latest.weights.h5", b"half-written"),
                                              ("training_metadata.json", b'{"epoch": 2, "ba')])
-def test_backup_keeps_the_epoch_before_and_resumes_from_it_when_the_latest_is_damaged(shapes_folder, tmp_path,
-                                                                                       damaged, damage):
+def test_a_damaged_backup_resumes_from_the_epoch_before(shapes_folder, tmp_path, damaged, damage):
     data = make_pipeline(find_images(shapes_folder, progress=False).paths[:64], batch_size=32)
     out, backup = tmp_path / "run", tmp_path / "run" / "backup"
-
-    with pytest.raises(KeyboardInterrupt):
-        train_64(data, out, 4, StopAfterEpoch(1))
-    latest, previous = backup / "latest.keras", backup / "latest.keras.bkp"
-    assert os.path.samefile(latest, out / "model.keras")  # the checkpoint, written once, under two names
-    after_one, inode_one = latest.read_bytes(), os.stat(latest).st_ino
     with pytest.raises(KeyboardInterrupt):
         train_64(data, out, 4, StopAfterEpoch(2))
-    assert previous.read_bytes() == after_one != latest.read_bytes()
-    assert os.path.samefile(latest, out / "model.keras") and not os.path.samefile(latest, previous)
-    assert os.stat(previous).st_ino == inode_one  # kept by a link, not copied
     assert json.loads((backup / "training_metadata.json.bkp").read_text())["epoch"] == 1
-    assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 2
-    (backup / damaged).write_bytes(damage)  # latest.keras is model.keras too: damaged with it
+    assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 2 and resume_epoch(out) == 2
+    epoch_one = build_vae(latent_dim=8)
+    epoch_one.optimizer.build(epoch_one.trainable_variables)
+    shutil.copyfile(backup / "latest.weights.h5.bkp", tmp_path / "epoch_1.weights.h5")
+    epoch_one.load_weights(tmp_path / "epoch_1.weights.h5")
+
+    (backup / damaged).write_bytes(damage)  # what a kill during Keras' own write leaves
     assert resume_epoch(out) == 1
-    restore = AtomicBackupAndRestore(str(backup), out / "model.keras")
-    restore.set_model(build_vae(latent_dim=8))
-    restore.on_train_begin()
-    assert load_vae(out / "model.keras").latent_dim == 8 and resume_epoch(out) == 1  # mended from the .bkp
     resumed = train_64(data, out, 4, StopAfterEpoch(0))
-    assert resumed.begun == [1, 2, 3]  # resumed after epoch 1, from the .bkp
+    assert resumed.begun == [1, 2, 3]  # after epoch 1, from the .bkp
     assert [row["epoch"] for row in csv.DictReader(open(out / "history.csv"))] == ["0", "1", "2", "3"]
-    (tmp_path / "epoch_1.keras").write_bytes(after_one)
-    epoch_one = with_training_state(tmp_path / "epoch_1.keras")
     assert int(epoch_one.optimizer.iterations) == 2  # 64 images in batches of 32
     for restored, saved in zip(resumed.optimizer_state, epoch_one.optimizer.variables, strict=True):
         np.testing.assert_array_equal(restored, saved)  # Adam's step count and moments resumed too
+    assert not backup.exists()  # a finished run keeps no backup
 
 
-def test_a_backup_from_before_the_link_resumes_and_metadata_alone_starts_afresh(shapes_folder, tmp_path):
+def test_a_backup_with_nothing_whole_starts_afresh(shapes_folder, tmp_path):
     data = make_pipeline(find_images(shapes_folder, progress=False).paths[:64], batch_size=32)
     out, backup = tmp_path / "run", tmp_path / "run" / "backup"
-
     with pytest.raises(KeyboardInterrupt):
         train_64(data, out, 3, StopAfterEpoch(1))
-    saved = with_training_state(backup / "latest.keras")
-    saved.save_weights(backup / "latest.weights.h5")  # the backup's weights as the version before wrote them
-    (backup / "latest.keras").unlink()
-    assert resume_epoch(out) == 1
-    resumed = StopAfterEpoch(2)
-    with pytest.raises(KeyboardInterrupt):
-        train_64(data, out, 3, resumed)
-    assert resumed.begun == [1]
-    for restored, kept in zip(resumed.optimizer_state, saved.optimizer.variables, strict=True):
-        np.testing.assert_array_equal(restored, kept)
-    assert (backup / "latest.keras").is_file() and resume_epoch(out) == 2
-
-    (backup / "latest.keras").unlink()
-    (backup / "latest.keras.bkp").unlink(missing_ok=True)
-    (backup / "latest.weights.h5").unlink()  # metadata alone, no weights: nothing to resume from
+    (backup / "latest.weights.h5").write_bytes(b"half")  # no .bkp yet after one epoch
     assert resume_epoch(out) == 0
     assert train_64(data, out, 3, StopAfterEpoch(0)).begun == [0, 1, 2]
     assert [row["epoch"] for row in csv.DictReader(open(out / "history.csv"))] == ["0", "1", "2"]

@@ -35,11 +35,12 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from reference import build_reference, torch_vae  # noqa: E402
-from vae_tutorial import datasets, decoder, encoder, losses, training  # noqa: E402
+from vae_tutorial import datasets, losses  # noqa: E402
 from vae_tutorial.data import find_images, make_pipeline, split_paths  # noqa: E402
-from vae_tutorial.decoder import SubPixelConv2DTranspose  # noqa: E402
+from vae_tutorial.fast import default_precision, subpixel  # noqa: E402
+from vae_tutorial.fast.subpixel import SubPixelConv2DTranspose  # noqa: E402
 from vae_tutorial.model import LOG_VAR_MAX, LOG_VAR_MIN  # noqa: E402
-from vae_tutorial.training import build_vae, default_precision, train  # noqa: E402
+from vae_tutorial.training import build_vae, train  # noqa: E402
 
 
 def cpu_model() -> str:
@@ -145,13 +146,13 @@ def contenders(ablation: bool, with_torch: bool) -> list[Contender]:
     chosen = [
         ProjectContender("vae_tutorial", f"build_vae() defaults (precision {default_precision()}, fused Adam, "
                          "SubPixelConv2DTranspose), trained by training.train", project()),
+        ProjectContender("vae_tutorial, fast=False", "build_vae(fast=False): the plain Keras model of the notebooks "
+                         "(float32, Keras' Adam and Conv2DTranspose), trained by training.train", project(fast=False)),
         FitContender("keras-io reference", "same model and loss: custom train_step, GradientTape, float32, "
                      "Keras Adam, no XLA", build_reference),
     ]
     if ablation:
         chosen += [
-            ProjectContender("float32, Keras Adam", "build_vae before this work: float32, keras.optimizers.Adam",
-                             lambda: _with_keras_adam(build_vae(precision="float32"))),
             ProjectContender("float32, fused Adam", "float32 with the fused Adam kernel", project(precision="float32")),
             ProjectContender("float32, fused Adam, sub-pixel", "float32 with SubPixelConv2DTranspose(sub_pixel=True)",
                              lambda: _with_sub_pixel(build_vae(precision="float32"), True)),
@@ -163,11 +164,6 @@ def contenders(ablation: bool, with_torch: bool) -> list[Contender]:
                              "convolutions' bias gradient (in bfloat16 it sums in bfloat16)", project(), _with_bias_add_grad),
             ProjectContender("defaults, tf.nn.depth_to_space", "the defaults with TensorFlow's depth_to_space op in "
                              "the stride-2 layers", project(), _with_depth_to_space_op),
-            ProjectContender("defaults, float32 between layers", "the defaults with Keras' float32 Input, Flatten and "
-                             "Reshape: activations cast to float32 and back", _float32_between_layers),
-            ProjectContender("defaults, backup saved again", "the defaults with the backup's weights saved as a second "
-                             "copy of model.keras instead of a hard link to it (epoch end s)", project(),
-                             _with_backup_saved_again),
             ProjectContender("defaults + steps_per_execution 16", "", project(steps_per_execution=16)),
             ProjectContender("defaults + XLA", "jit_compile=True", project(jit_compile=True)),
             ProjectContender("float32 + XLA", "jit_compile=True", project(precision="float32", jit_compile=True)),
@@ -193,27 +189,12 @@ def _with_sub_pixel(model, sub_pixel):
 
 def _with_bias_add_grad():
     """While active, SubPixelConv2DTranspose's bias gradient is traced as BiasAddGrad."""
-    return mock.patch.object(decoder, "_bias_gradient", lambda dy: tf.raw_ops.BiasAddGrad(out_backprop=dy))
+    return mock.patch.object(subpixel, "_bias_gradient", lambda dy: tf.raw_ops.BiasAddGrad(out_backprop=dy))
 
 
 def _with_depth_to_space_op():
     """While active, the stride-2 SubPixelConv2DTranspose layers are traced with tf.nn.depth_to_space."""
-    return mock.patch.object(decoder, "_depth_to_space", lambda z: tf.nn.depth_to_space(z, 2))
-
-
-def _with_backup_saved_again():
-    """While active, training.train's backup saves the model a second time instead of linking model.keras."""
-    return mock.patch.object(training.AtomicBackupAndRestore, "_link_checkpoint", lambda self, tmp: self.model.save(tmp))
-
-
-def _float32_between_layers():
-    """``build_vae()`` with the encoder's and decoder's Input, Flatten and Reshape left at Keras' float32."""
-    flatten, reshape = keras.layers.Flatten, keras.layers.Reshape
-    float32 = lambda dtype=None: "float32"  # noqa: E731
-    with mock.patch.object(encoder, "compute_dtype", float32), mock.patch.object(decoder, "compute_dtype", float32), \
-            mock.patch.object(keras.layers, "Flatten", lambda *args, dtype=None, **kwargs: flatten(*args, **kwargs)), \
-            mock.patch.object(keras.layers, "Reshape", lambda *args, dtype=None, **kwargs: reshape(*args, **kwargs)):
-        return build_vae()
+    return mock.patch.object(subpixel, "_depth_to_space", lambda z: tf.nn.depth_to_space(z, 2))
 
 
 def _with_keras_adam(model):

@@ -47,6 +47,16 @@ def _positive_float(text):
     return value
 
 
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
 def _fraction(text):
     try:
         value = float(text)
@@ -82,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fraction of images held out for validation (default 0.1)")
     train.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     train.add_argument("--shapes", type=_positive_int, default=2000, help="images in the shapes set (default 2000)")
+    train.add_argument("--decoder-variance", choices=("fixed", "learned", "optimal"), default="fixed",
+                       help="the Gaussian decoder's variance: 'fixed' σ² = 1/2, the summed squared error (default); "
+                       "'learned', one trainable weight; 'optimal', the batch's mean squared error (calibrated)")
+    train.add_argument("--beta", type=_non_negative_float, default=1.0,
+                       help="weight of the KL term (default 1; larger: a β-VAE)")
     train.add_argument("--overwrite", action="store_true", help="start again in an --out folder that holds a run")
     train.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
                        help="tf.distribute strategy: 'mirrored' trains on every GPU of this machine, 'multiworker' "
@@ -90,13 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     generate = commands.add_parser("generate", help="decode random z ~ N(0, I) into new images",
-                                   description="Generate new images: decode samples from the prior.")
+                                   description="Generate new images: decode samples from the prior, or from a "
+                                   "Gaussian mixture fitted to the codes of the run's training images.")
     generate.add_argument("--model", type=Path, default=Path("runs/emoji/model.keras"),
                           help="a model.keras written by train (default runs/emoji/model.keras)")
     generate.add_argument("--n", type=_positive_int, default=64, help="how many images (default 64)")
     generate.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     generate.add_argument("--temperature", type=_positive_float, default=1.0,
                           help="scale of z's standard deviation (default 1.0)")
+    generate.add_argument("--sampler", choices=("prior", "mixture"), default="prior",
+                          help="where z comes from: 'prior' N(0, I) (default), or 'mixture', a Gaussian mixture "
+                          "fitted to the codes of the run's training images (kept as mixture.npz in the run folder)")
+    generate.add_argument("--components", type=_positive_int, default=10,
+                          help="components of the mixture (default 10)")
     generate.add_argument("--out", type=Path, default=Path("generated.png"), help="PNG to write (default generated.png)")
     generate.set_defaults(func=cmd_generate)
 
@@ -187,7 +208,8 @@ def cmd_train(args) -> int:
     config = {"data": args.data if args.data in ("emoji", "shapes") else str(Path(args.data).expanduser().resolve()),
               "latent_dim": args.latent_dim, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
               "validation_split": args.validation_split, "seed": args.seed, "image_size": image_size,
-              "shapes": args.shapes if args.data == "shapes" else None}
+              "shapes": args.shapes if args.data == "shapes" else None,
+              "decoder_variance": args.decoder_variance, "beta": args.beta}
     if args.overwrite:
         runs.clear(out)
     state = runs.run_state(out, config, args.epochs)
@@ -225,7 +247,7 @@ def cmd_train(args) -> int:
     train_ds = make_pipeline(train_paths, args.batch_size, shuffle=True, seed=args.seed, image_size=image_size)
     val_ds = make_pipeline(val_paths, args.batch_size, shuffle=False, image_size=image_size) if val_paths else None
     model = build_vae(latent_dim=args.latent_dim, learning_rate=args.learning_rate, image_size=image_size,
-                      seed=args.seed, strategy=strategy)
+                      seed=args.seed, decoder_variance=args.decoder_variance, beta=args.beta, strategy=strategy)
     runs.write_config(out, {**config, "epochs": args.epochs, "finished": False})
     if state == "resume":
         say(f"resuming the interrupted run in {out} after epoch {runs.resume_epoch(out)}")
@@ -268,19 +290,68 @@ def _make_strategy(name):
 
 
 def cmd_generate(args) -> int:
-    from vae_tutorial.generation import GENERATED_TITLE, generate, plot_generated
+    from vae_tutorial.generation import GENERATED_TITLE, MIXTURE_TITLE, generate, plot_generated
     from vae_tutorial.model import load_vae
     from vae_tutorial.runs import replace_atomically
 
     model = load_vae(args.model)
     _check_png_target(args.out)
-    images = generate(model, args.n, seed=args.seed, temperature=args.temperature)
-    title = GENERATED_TITLE if args.temperature == 1.0 else \
-        f"Generated: decoded from random z ~ N(0, {args.temperature:g}² I)"
+    mixture = _run_mixture(args.model, model, args.components) if args.sampler == "mixture" else None
+    images = generate(model, args.n, seed=args.seed, temperature=args.temperature, mixture=mixture)
+    if mixture is not None:
+        title = MIXTURE_TITLE + (f", temperature {args.temperature:g}" if args.temperature != 1.0 else "")
+    else:
+        title = GENERATED_TITLE if args.temperature == 1.0 else \
+            f"Generated: decoded from random z ~ N(0, {args.temperature:g}² I)"
     fig = plot_generated(images, title=title)
     replace_atomically(lambda p: fig.savefig(p, format="png", dpi=100), args.out)
     say(f"wrote {args.n} generated images to {args.out}")
     return 0
+
+
+def _run_mixture(model_path: Path, model, n_components: int):
+    """The Gaussian mixture of the codes of the training images of the run that wrote ``model_path``.
+
+    Read from ``mixture.npz`` in the run folder when it was fitted to this model file with
+    ``n_components``; otherwise fitted now and saved there.
+    """
+    import hashlib
+    import json
+
+    import numpy as np
+
+    from vae_tutorial.data import find_images, make_pipeline, split_paths
+    from vae_tutorial.generation import fit_code_mixture, load_code_mixture, save_code_mixture
+    from vae_tutorial.runs import replace_atomically
+
+    run = model_path.parent
+    try:
+        config = json.loads((run / "config.json").read_text())
+        data, seed, split = config["data"], config["seed"], config["validation_split"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UsageError(f"--sampler mixture needs the run folder the model was trained in, with its config.json; "
+                         f"{run / 'config.json'} is missing or unreadable") from None
+    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    path = run / "mixture.npz"
+    if path.exists():
+        try:
+            mixture, saved = load_code_mixture(path)
+            if saved.get("model_sha256") == digest and mixture.n_components == n_components:
+                say(f"using the mixture of {n_components} Gaussians in {path}")
+                return mixture
+        except ValueError as exc:
+            say(f"cannot read {path} ({exc}); fitting it again")
+    folder_path, group_of, _ = resolve_data(data, run, seed, config.get("shapes") or 2000)
+    train_paths, _ = split_paths(find_images(folder_path, image_size=model.image_size).paths, split, seed, group_of)
+    if len(train_paths) < n_components:
+        raise UsageError(f"--components {n_components} is more than the {len(train_paths)} training images")
+    say(f"fitting a mixture of {n_components} Gaussians to the codes of {len(train_paths)} training images")
+    images = np.concatenate(list(make_pipeline(train_paths, 256, shuffle=False, image_size=model.image_size)
+                                 .as_numpy_iterator()))
+    mixture = fit_code_mixture(model, images, n_components=n_components)
+    replace_atomically(lambda p: save_code_mixture(mixture, p, model_sha256=digest), path)
+    say(f"saved it to {path}")
+    return mixture
 
 
 def cmd_reconstruct(args) -> int:

@@ -24,9 +24,10 @@ import numpy as np
 TMP_MARK = ".tmp"  # temporary files are ".<name>.tmp<suffix>" next to their target
 BACKUP_WEIGHTS, BACKUP_METADATA = "latest.weights.h5", "training_metadata.json"  # Keras' names in backup/
 OUTPUTS = ("config.json", "model.keras", "history.csv", "samples.png", "reconstructions.png", "skipped.txt",
-           "metrics.json", "backup", "epochs", "logs", "shapes")
+           "metrics.json", "mixture.npz", "backup", "epochs", "logs", "shapes")
 CONFIG_KEYS = ("data", "shapes", "latent_dim", "batch_size", "learning_rate", "validation_split", "seed",
-               "image_size")
+               "image_size", "decoder_variance", "beta")
+CONFIG_DEFAULTS = {"decoder_variance": "fixed", "beta": 1.0}  # what a config.json written before the key means
 
 
 class RunFolderError(ValueError):
@@ -196,6 +197,7 @@ def run_state(out_dir, config: dict, epochs: int) -> str:
         saved = json.loads(config_file.read_text())
     except ValueError:
         raise RunFolderError(f"{config_file} is not valid JSON; choose another --out or pass --overwrite") from None
+    saved, config = {**CONFIG_DEFAULTS, **saved}, {**CONFIG_DEFAULTS, **config}
     different = [k for k in CONFIG_KEYS if saved.get(k) != config.get(k)]
     if different:
         k = different[0]

@@ -45,6 +45,8 @@ def build_vae(
     image_size: int = DEFAULTS["image_size"],
     seed: int | None = DEFAULTS["seed"],
     reconstruction_reduction: str = "sum",
+    decoder_variance: str = "fixed",
+    beta: float = 1.0,
     fast: bool = True,
     precision: str = "auto",
     steps_per_execution: int = 1,
@@ -59,6 +61,9 @@ def build_vae(
     Adam's update is one fused kernel. ``fast=False`` is the plain Keras model of the notebooks.
     Both have the same layers, layer names and initial weights, and compute the same function.
 
+    ``decoder_variance`` (``"fixed"``, ``"learned"`` or ``"optimal"``) and ``beta`` (the KL's weight)
+    are the model's: see :class:`~vae_tutorial.model.VAE`.
+
     ``strategy``: a ``tf.distribute`` strategy or its name (``"mirrored"``, ``"multiworker"``);
     the model and optimizer are made in its scope.
     """
@@ -69,7 +74,8 @@ def build_vae(
     with speedups.make_strategy(strategy).scope():
         vae = speedups.vae_class()
         settings = dict(latent_dim=latent_dim, image_size=image_size, seed=seed,
-                        reconstruction_reduction=reconstruction_reduction)
+                        reconstruction_reduction=reconstruction_reduction, decoder_variance=decoder_variance,
+                        beta=beta)
         model = vae(**settings)
         if fast:
             encoder, decoder = speedups.fast_parts(model, precision)

@@ -126,8 +126,8 @@ def test_an_array_and_a_pipeline_give_the_same_numbers(model, images):
 
     from_array = evaluate(model, images, k=3, samples_per_step=20)
     from_pipeline = evaluate(model, tf.data.Dataset.from_tensor_slices(images).batch(7), k=3, samples_per_step=10)
-    for key, value in from_array.items():
-        np.testing.assert_allclose(from_pipeline[key], value, rtol=1e-7, err_msg=key)
+    for key, value in from_array.items():  # equal up to float32 rounding: the batches differ
+        np.testing.assert_allclose(from_pipeline[key], value, rtol=1e-6, err_msg=key)
 
 
 def test_wrong_arguments_are_refused(model, images):
@@ -169,3 +169,13 @@ def test_evaluate_errors_are_one_line_exit_2(trained_run, tmp_path):
         result = run_cli("evaluate", *args)
         assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
         assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+
+
+def test_evaluate_help_does_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom vae_tutorial import cli\ntry:\n    cli.main(['evaluate', '--help'])\n"
+            "except SystemExit:\n    pass\nprint('tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "--k K" in result.stdout and result.stdout.strip().endswith("False"), result.stdout + result.stderr

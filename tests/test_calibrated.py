@@ -169,3 +169,25 @@ def test_keras_optimizer_moves_learned_variance_towards_the_mse(images):
     for _ in range(300):
         step()
     assert math.exp(float(model.decoder_log_var)) == pytest.approx(mse, rel=0.02)
+
+
+def test_evaluation_reads_the_models_own_decoder_variance(images):
+    from vae_tutorial.evaluation import decoder_log_variance, evaluate
+
+    x = images[:6]
+    assert decoder_log_variance(VAE(latent_dim=4)) == pytest.approx(math.log(0.5))
+    learned = VAE(latent_dim=4, decoder_variance="learned")
+    learned.decoder_log_var.assign(-3.0)
+    assert decoder_log_variance(learned) == pytest.approx(-3.0)
+    optimal = VAE(latent_dim=4, seed=0, decoder_variance="optimal")
+    with pytest.raises(ValueError, match="data"):
+        decoder_log_variance(optimal)
+    # the per-value MSE of the images against their decodings of one z ~ q(z | x) each, noise from the seed
+    mu, log_var = (np.asarray(t, np.float64) for t in optimal.encode(x))
+    z = mu + np.exp(0.5 * log_var) * np.random.default_rng(7).standard_normal(mu.shape)
+    mse = np.mean((x - np.asarray(optimal.decoder(z.astype("float32")), np.float64)) ** 2)
+    assert decoder_log_variance(optimal, x, seed=7) == pytest.approx(math.log(mse), abs=1e-6)
+    result = evaluate(optimal, x, k=2, seed=7)
+    assert result["decoder_log_variance"] == pytest.approx(math.log(mse), abs=1e-6)
+    fixed_sigma = evaluate(optimal, x, k=2, seed=7, log_variance=math.log(0.5))
+    assert result["negative_elbo"] < fixed_sigma["negative_elbo"]  # σ² at its optimum gives the better bound

@@ -55,11 +55,11 @@ def test_the_likelihood_is_a_gaussian_density_with_its_constant():
 def test_the_decoder_variance_is_one_half_unless_the_model_says_otherwise(model):
     assert decoder_log_variance(model) == pytest.approx(math.log(0.5))
 
-    class Learned:
-        decoder_variance = "learned"
+    class Unknown:
+        decoder_variance = "free"
 
-    with pytest.raises(ValueError, match="decoder_variance='learned'"):
-        decoder_log_variance(Learned())
+    with pytest.raises(ValueError, match="decoder_variance='free'"):
+        decoder_log_variance(Unknown())
 
 
 def test_iwae_bound_of_known_weights():

@@ -444,10 +444,6 @@ def cmd_evaluate(args) -> int:
     from vae_tutorial.runs import replace_atomically
 
     model = load_vae(args.model)
-    try:
-        log_variance = decoder_log_variance(model)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
     paths, which = _held_out_images(args.model, args.data, model.image_size)
     if args.n is not None and args.n < len(paths):
         paths = [paths[i] for i in sorted(np.random.default_rng(args.seed).permutation(len(paths))[:args.n])]
@@ -456,6 +452,13 @@ def cmd_evaluate(args) -> int:
     say(f"evaluating {args.model} on {len(paths)} held-out images: {which}")
     start = time.perf_counter()
     pipeline = make_pipeline(paths, batch_size=64, shuffle=False, image_size=model.image_size)
+    try:
+        log_variance = decoder_log_variance(model, pipeline, args.seed)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    mode = getattr(model, "decoder_variance", "fixed")
+    say(f"decoder variance: {mode}, σ² = {np.exp(log_variance):.3g}"
+        + (" (the per-value MSE of these images decoded from one z ~ q(z|x) each)" if mode == "optimal" else ""))
     result = evaluate(model, pipeline, k=args.k, seed=args.seed, log_variance=log_variance, progress=True)
     elapsed = time.perf_counter() - start
     bits = 1 / (model.image_size * model.image_size * 3 * np.log(2))  # bits per dimension of one nat per image

@@ -37,21 +37,43 @@ FIXED_VARIANCE = 0.5  # the decoder variance that summing squared errors implies
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-def decoder_log_variance(model) -> float:
-    """log σ² of the model's Gaussian decoder p(x | z) = N(x̂(z), σ² I).
+def decoder_log_variance(model, data=None, seed: int = 0) -> float:
+    """log σ² of the model's Gaussian decoder p(x | z) = N(x̂(z), σ² I), as the model was trained.
 
-    A model without a ``decoder_variance`` attribute, or with ``decoder_variance="fixed"``,
-    was trained on summed squared errors: σ² = ½. This is the one place that reads the
-    decoder variance from a model.
+    This is the one place that reads the decoder variance from a model (its ``decoder_variance``):
+
+    - ``"fixed"``, or a model without the attribute: σ² = ½ (trained on summed squared errors);
+    - ``"learned"``: the model's trained weight ``decoder_log_var``, clipped as in training;
+    - ``"optimal"``: the mean squared error per value between the images of ``data`` (an array or
+      a batched ``tf.data`` pipeline, as for :func:`evaluate`) and their decodings of one
+      z ~ q(z | x) each (noise from ``seed``): the σ² the training loss would use with these
+      images as its batch, so the ELBO is evaluated at the σ² that maximises it for this data.
 
     Raises:
-        ValueError: for a ``decoder_variance`` this version cannot read.
+        ValueError: for ``"optimal"`` without ``data``, or a ``decoder_variance`` this version cannot read.
     """
     mode = getattr(model, "decoder_variance", "fixed")
     if mode == "fixed":
         return math.log(FIXED_VARIANCE)
-    raise ValueError(f"Argument `model` must have decoder_variance='fixed' (or none) to be evaluated. "
-                     f"Received: decoder_variance={mode!r}")
+    from vae_tutorial.model import LOG_VAR_MAX, LOG_VAR_MIN
+
+    if mode == "learned":
+        return float(np.clip(float(model.decoder_log_var), LOG_VAR_MIN, LOG_VAR_MAX))
+    if mode != "optimal":
+        raise ValueError(f"Argument `model` must have decoder_variance 'fixed', 'learned' or 'optimal'. "
+                         f"Received: decoder_variance={mode!r}")
+    if data is None:
+        raise ValueError("Argument `data` must be given for a model with decoder_variance='optimal': "
+                         "its σ² is the mean squared error of the images evaluated")
+    rng = np.random.default_rng(seed)
+    squared_error, values = 0.0, 0
+    for images in _image_batches(data, model.image_size):
+        mu, log_var = (np.asarray(t, np.float64) for t in model.encode(images))
+        z = mu + np.exp(0.5 * log_var) * rng.standard_normal(mu.shape)
+        x_hat = np.asarray(model.decoder(z.astype("float32"), training=False), np.float64)
+        squared_error += float(np.sum(np.square(images - x_hat)))
+        values += images.size
+    return float(np.clip(math.log(squared_error / values), LOG_VAR_MIN, LOG_VAR_MAX))
 
 
 def gaussian_log_likelihood(x, x_hat, log_variance: float) -> np.ndarray:
@@ -139,7 +161,8 @@ def evaluate(model, data, k: int = 100, seed: int = 0, log_variance: float | Non
         seed: the noise of image i is block i of
             ``np.random.default_rng(seed).standard_normal((N, k, latent_dim))``, so the numbers
             do not depend on how ``data`` is batched, only on the order of its images.
-        log_variance: log σ² of the Gaussian decoder; default :func:`decoder_log_variance`.
+        log_variance: log σ² of the Gaussian decoder; default :func:`decoder_log_variance` of
+            ``model`` (for ``decoder_variance="optimal"``: of ``data``).
         samples_per_step: how many z are decoded at once (memory against speed).
         progress: show a progress bar (tqdm, on stderr).
 
@@ -150,7 +173,8 @@ def evaluate(model, data, k: int = 100, seed: int = 0, log_variance: float | Non
         ``bits_per_dim`` (``negative_elbo`` / (D ln 2)); ``negative_iwae`` (the IWAE bound on
         -log p(x) with K samples); ``k``; ``mse_per_pixel`` (reconstructions decoded from the
         posterior mean); ``active_units`` (see :func:`vae_tutorial.analysis.active_units`);
-        ``images`` (N); ``kl_per_dimension`` (a list of latent_dim numbers).
+        ``images`` (N); ``kl_per_dimension`` (a list of latent_dim numbers); ``decoder_log_variance``
+        (the log σ² used).
 
     Raises:
         ValueError: for a ``k`` or ``samples_per_step`` that is not a positive int, for images of
@@ -165,7 +189,7 @@ def evaluate(model, data, k: int = 100, seed: int = 0, log_variance: float | Non
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise ValueError(f"Argument `{name}` must be a positive int. Received: {name}={value!r}")
     if log_variance is None:
-        log_variance = decoder_log_variance(model)
+        log_variance = decoder_log_variance(model, data, seed)
     rng = np.random.default_rng(seed)
     images_per_step = max(1, samples_per_step // k)
     sums = {"log_likelihood": 0.0, "iwae": 0.0, "squared_error": 0.0}
@@ -205,5 +229,6 @@ def evaluate(model, data, k: int = 100, seed: int = 0, log_variance: float | Non
         "mse_per_pixel": float(sums["squared_error"] / (count * dims)),
         "active_units": active_units(mu),
         "images": count,
+        "decoder_log_variance": float(log_variance),
         "kl_per_dimension": [float(v) for v in kl],
     }

@@ -2,7 +2,9 @@
 
 import importlib.util
 import inspect
+import json
 import math
+import re
 from pathlib import Path
 
 import keras
@@ -589,13 +591,78 @@ def exercises_md_scaffolds():
 
 def exercises_md_blocks():
     """``(kind, code)`` for each fenced block of solutions/EXERCISES.md marked ``python scaffold``/``check``/``given``."""
-    blocks, kind, lines = [], None, []
+    return [(kind, code) for _, kind, code in exercises_md_cells()]
+
+
+def exercises_md_cells():
+    """``(notebook, kind, code)`` for each such block; the notebook is the number in its section's heading."""
+    cells, notebook, kind, lines = [], None, None, []
     for line in (ROOT / "solutions" / "EXERCISES.md").read_text().splitlines():
-        if kind is None and line.startswith("```python "):
+        if kind is None and line.startswith("## ") and "(notebook " in line:
+            notebook = int(re.search(r"\(notebook (\d+)\)", line).group(1))
+        elif kind is None and line.startswith("```python "):
             kind, lines = line.split()[1], []
         elif kind is not None and line == "```":
-            blocks.append((kind, "\n".join(lines)))
+            cells.append((notebook, kind, "\n".join(lines)))
             kind = None
         elif kind is not None:
             lines.append(line)
-    return blocks
+    return cells
+
+
+def test_exercises_md_cells_run_unfilled_and_its_bugs_are_caught(capsys):
+    """Each check cell of EXERCISES.md, run after its scaffold cell, says "not attempted yet"; the checker rejects
+    the given code of each find-the-bug exercise. The summary table lists every checker."""
+    namespace, given, checked = {}, None, []
+    for kind, code in exercises_md_blocks():
+        before = set(namespace)
+        exec(code, namespace)
+        if kind == "given":
+            given = next(value for name, value in namespace.items() if name not in before and inspect.isfunction(value))
+        elif kind == "check":
+            assert "not attempted yet" in capsys.readouterr().out, code
+            checker = re.search(r"^(check_\w+)\(", code, re.MULTILINE).group(1)
+            checked.append(checker)
+            if given is not None:
+                with pytest.raises(AssertionError):
+                    namespace[checker](given)
+                given = None
+    assert sorted(checked) == sorted(EXERCISES)
+    table = (ROOT / "solutions" / "EXERCISES.md").read_text()
+    assert all(f"| `{checker}` |" in table for checker in EXERCISES)
+
+
+def _fill():
+    spec = importlib.util.spec_from_file_location("fill", ROOT / "solutions" / "fill.py")
+    fill = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fill)
+    return fill
+
+
+def test_fill_puts_the_solutions_into_the_scaffolds(tmp_path, capsys):
+    """Notebooks made of EXERCISES.md's cells, filled by solutions/fill.py, pass every check: the solutions need
+    no import beyond their scaffold cell's."""
+    fill, cells = _fill(), exercises_md_cells()
+    for number in sorted({notebook for notebook, _, _ in cells}):
+        module = next(m for m, _ in EXERCISES.values() if m.startswith(f"nb{number:02d}_"))
+        sources = [code for notebook, _, code in cells if notebook == number]
+        notebook = {"cells": [{"cell_type": "code", "source": code.splitlines(keepends=True), "outputs": [],
+                               "execution_count": 1, "metadata": {}} for code in sources],
+                    "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+        path = tmp_path / "exercises" / f"{module[2:]}.ipynb"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(notebook))
+        scaffolds = sum(kind == "scaffold" for notebook, kind, _ in cells if notebook == number)
+        assert fill.fill_notebook(path, tmp_path / "solved") == scaffolds
+        namespace = {}
+        for cell in json.loads((tmp_path / "solved" / path.name).read_text())["cells"]:
+            exec("".join(cell["source"]), namespace)
+        output = capsys.readouterr().out
+        assert "not attempted" not in output and output.count("✓") == scaffolds, output
+
+
+def test_fill_refuses_what_is_not_a_notebook(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("")
+    assert _fill().main([str(tmp_path / "notes.txt"), "--output", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "not a notebook file" in error

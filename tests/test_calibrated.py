@@ -191,3 +191,49 @@ def test_evaluation_reads_the_models_own_decoder_variance(images):
     assert result["decoder_log_variance"] == pytest.approx(math.log(mse), abs=1e-6)
     fixed_sigma = evaluate(optimal, x, k=2, seed=7, log_variance=math.log(0.5))
     assert result["negative_elbo"] < fixed_sigma["negative_elbo"]  # σ² at its optimum gives the better bound
+
+
+def test_a_run_folder_from_before_the_option_is_a_fixed_variance_run(tmp_path):
+    import json
+
+    from vae_tutorial.runs import RunFolderError, run_state
+
+    old = {"data": "shapes", "shapes": 160, "latent_dim": 8, "batch_size": 32, "learning_rate": 0.001,
+           "validation_split": 0.1, "seed": 0, "image_size": 64, "epochs": 1, "finished": False}
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    assert run_state(tmp_path, {**old, "decoder_variance": "fixed", "beta": 1.0}, 1) == "new"
+    with pytest.raises(RunFolderError, match="decoder_variance: 'fixed', now 'optimal'"):
+        run_state(tmp_path, {**old, "decoder_variance": "optimal", "beta": 1.0}, 1)
+    with pytest.raises(RunFolderError, match="beta: 1.0, now 4.0"):
+        run_state(tmp_path, {**old, "decoder_variance": "fixed", "beta": 4.0}, 1)
+
+
+@pytest.mark.slow
+def test_train_with_a_learned_variance_from_the_command_line(tmp_path):
+    import json
+
+    from tests.conftest import run_cli
+
+    out = tmp_path / "learned"
+    common = ("train", "--data", "shapes", "--shapes", "96", "--epochs", "1", "--latent-dim", "8",
+              "--batch-size", "32", "--out", out)
+    result = run_cli(*common, "--decoder-variance", "learned", "--beta", "2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    config = json.loads((out / "config.json").read_text())
+    assert (config["decoder_variance"], config["beta"]) == ("learned", 2.0)
+    model = load_vae(out / "model.keras")
+    assert (model.decoder_variance, model.beta) == ("learned", 2.0)
+    assert float(model.decoder_log_var) != pytest.approx(math.log(0.5), abs=1e-6)  # trained
+    other = run_cli(*common, "--decoder-variance", "optimal", "--beta", "2")
+    assert other.returncode == 2 and "decoder_variance: 'learned', now 'optimal'" in other.stderr
+    assert other.stderr.count("\n") == 1
+    bad = run_cli(*common, "--decoder-variance", "free")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr and bad.stderr.count("\n") == 1
+    negative = run_cli(*common, "--beta", "-1")
+    assert negative.returncode == 2 and "expected a number >= 0" in negative.stderr
+    evaluated = run_cli("evaluate", "--model", out / "model.keras", "--data", "shapes", "--k", "2",
+                        "--json", tmp_path / "e.json")
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    assert "decoder variance: learned" in evaluated.stdout
+    numbers = json.loads((tmp_path / "e.json").read_text())
+    assert numbers["decoder_log_variance"] == pytest.approx(float(model.decoder_log_var), abs=1e-6)

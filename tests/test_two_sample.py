@@ -48,3 +48,19 @@ def test_arguments_are_checked():
         classifier_two_sample_test(blobs(3, rng), blobs(3, rng))
     with pytest.raises(ValueError, match="classifier"):
         classifier_two_sample_test(blobs(10, rng), blobs(10, rng), classifier="forest", size=8)
+
+
+def test_groups_keep_near_copies_in_one_fold():
+    """Real images in pairs of exact copies: without groups the classifier recognises a copy's twin."""
+    rng = np.random.default_rng(3)
+    half = rng.random((150, 8, 8, 3)).astype(np.float32)
+    real = np.concatenate([half, half])  # every real image twice
+    generated = rng.random((300, 8, 8, 3)).astype(np.float32)  # the same distribution, no copies
+    leaky = classifier_two_sample_test(real, generated, classifier="mlp", size=8)
+    grouped = classifier_two_sample_test(real, generated, classifier="mlp", size=8, groups=np.tile(np.arange(150), 2))
+    assert leaky["accuracy"] > 0.6 and abs(grouped["accuracy"] - 0.5) < 0.08
+    swapped = classifier_two_sample_test(generated, real, classifier="mlp", size=8,
+                                         generated_groups=np.tile(np.arange(150), 2))
+    assert abs(swapped["accuracy"] - 0.5) < 0.08
+    with pytest.raises(ValueError, match="`groups` must have one label per image"):
+        classifier_two_sample_test(real, generated, groups=[0, 1])

@@ -8,9 +8,12 @@ apart. Under that null hypothesis the number of correct answers out of n is Bino
 which gives a p-value.
 
 Here every image is classified once, by a classifier trained on the other folds of a stratified
-k-fold split (scikit-learn's ``cross_val_predict``), so all images are used for testing. The
-classifier sees the images shrunk to ``size`` × ``size`` pixels (block means), standardised:
-a logistic regression by default, or a small multilayer perceptron.
+k-fold split (scikit-learn's ``cross_val_predict``), so all images are used for testing. Real
+images that are near-copies of each other (the skin-tone variants of one emoji) can be given one
+group each: a group stays in one fold, so that the classifier cannot recognise an image by its
+sibling in the training folds. The classifier sees the images shrunk to ``size`` × ``size``
+pixels (block means), standardised: a logistic regression by default, or a small multilayer
+perceptron.
 """
 
 from __future__ import annotations
@@ -52,8 +55,12 @@ def make_classifier(kind: str = "logistic", seed: int = 0):
 
 
 def classifier_two_sample_test(real, generated, classifier: str = "logistic", size: int = 16, folds: int = 5,
-                               seed: int = 0) -> dict:
+                               seed: int = 0, groups=None, generated_groups=None) -> dict:
     """How well a classifier tells ``generated`` images from ``real`` ones (same count, (N, S, S, C) each).
+
+    ``groups``, ``generated_groups``: optional labels (N,) of the real and of the generated images;
+    images of one set with the same label are in the same fold. Without labels, each image is its
+    own group.
 
     Returns:
         A dict: ``accuracy`` (fraction of images classified correctly by a classifier that did not
@@ -65,7 +72,7 @@ def classifier_two_sample_test(real, generated, classifier: str = "logistic", si
         ValueError: for sets of different sizes, fewer than ``folds`` images each, or different shapes.
     """
     from scipy.stats import binomtest
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 
     real, generated = np.asarray(real), np.asarray(generated)
     if real.shape != generated.shape:
@@ -74,10 +81,18 @@ def classifier_two_sample_test(real, generated, classifier: str = "logistic", si
     if len(real) < folds:
         raise ValueError(f"Arguments `real` and `generated` must hold at least folds={folds} images each. "
                          f"Received: {len(real)}")
+    group_ids = []
+    for name, given in (("groups", groups), ("generated_groups", generated_groups)):
+        given = np.arange(len(real)) if given is None else np.asarray(given, str)
+        if len(given) != len(real):
+            raise ValueError(f"Argument `{name}` must have one label per image ({len(real)}). "
+                             f"Received: {len(given)} labels")
+        group_ids.append(len(real) * len(group_ids) + np.unique(given, return_inverse=True)[1].reshape(-1))
     features = image_features(np.concatenate([real, generated]), size)
     labels = np.repeat([0, 1], len(real))
-    split = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    predicted = cross_val_predict(make_classifier(classifier, seed), features, labels, cv=split)
+    group_ids = np.concatenate(group_ids)  # the two sets never share a group
+    split = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+    predicted = cross_val_predict(make_classifier(classifier, seed), features, labels, groups=group_ids, cv=split)
     correct = int(np.sum(predicted == labels))
     n = len(labels)
     accuracy = correct / n

@@ -74,7 +74,10 @@ def test_a_mixture_of_another_latent_size_is_refused(model, two_clusters):
         generate(model, 2, mixture=other)
 
 
-def test_mixture_file_round_trip(two_clusters, tmp_path):
+def test_mixture_file_round_trip(two_clusters, model, images, tmp_path):
+    fitted = fit_code_mixture(model, images, n_components=2)  # to float32 codes, as the command line does
+    save_code_mixture(fitted, tmp_path / "fitted.npz")
+    np.testing.assert_array_equal(load_code_mixture(tmp_path / "fitted.npz")[0].means_, fitted.means_)
     path = tmp_path / "mixture.npz"
     save_code_mixture(two_clusters, path, model_sha256="abc")
     loaded, metadata = load_code_mixture(path)

@@ -360,7 +360,8 @@ def _run_mixture(model_path: Path, model, n_components: int):
         except ValueError as exc:
             say(f"cannot read {path} ({exc}); fitting it again")
     folder_path, group_of, _ = resolve_data(data, run, seed, config.get("shapes") or 2000)
-    train_paths, _ = split_paths(find_images(folder_path, image_size=model.image_size).paths, split, seed, group_of)
+    folder = find_images(folder_path, image_size=model.image_size, progress=False)
+    train_paths, _ = split_paths(folder.paths, split, seed, group_of)
     if len(train_paths) < n_components:
         raise UsageError(f"--components {n_components} is more than the {len(train_paths)} training images")
     say(f"fitting a mixture of {n_components} Gaussians to the codes of {len(train_paths)} training images")

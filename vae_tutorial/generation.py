@@ -93,13 +93,13 @@ def fit_code_mixture(model, images, n_components: int = 10, seed: int = 0, covar
 
 # The fitted attributes of a GaussianMixture that sampling and scoring need (scikit-learn's names).
 MIXTURE_ARRAYS = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
-MIXTURE_NUMBERS = ("converged_", "n_iter_", "lower_bound_")
+MIXTURE_NUMBERS = {"converged_": bool, "n_iter_": int, "lower_bound_": float}  # name → its Python type
 
 
 def save_code_mixture(mixture, path, **metadata) -> None:
     """Write a fitted ``GaussianMixture`` to ``path`` (.npz): its arrays and, as JSON, its parameters
     and ``metadata`` (plain values). No pickle: :func:`load_code_mixture` reads it in a safe mode."""
-    fitted = {name: getattr(mixture, name) for name in MIXTURE_NUMBERS}  # a bool, an int, a float
+    fitted = {name: kind(getattr(mixture, name)) for name, kind in MIXTURE_NUMBERS.items()}
     info = {"params": mixture.get_params(), "fitted": fitted, "metadata": metadata}
     with open(path, "wb") as f:
         np.savez(f, info=np.array(json.dumps(info)), **{name: getattr(mixture, name) for name in MIXTURE_ARRAYS})

@@ -38,9 +38,16 @@ def test_environment_yml_matches_pyproject():
 
 def test_notebook_tools_are_in_both():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    test_deps = dict(_split(r) for r in project["optional-dependencies"]["test"])
-    env_text = (ROOT / "environment.yml").read_text()
-    assert "jupyterlab" in test_deps and "jupyterlab" in env_text
+    extras = project["optional-dependencies"]
+    test_deps = dict(_split(r) for r in extras["test"] + project["dependencies"])
+    notebook_deps = dict(_split(r) for r in extras["notebooks"])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = dict(_split(e) for e in env["dependencies"] if isinstance(e, str))
+    assert "jupyterlab" in notebook_deps and "ipykernel" in notebook_deps
+    for name, spec in notebook_deps.items():
+        # scripts/lab.sh installs the notebooks extra, setup.sh --test the test extra, conda environment.yml
+        assert test_deps.get(name) == spec, f"{name}{spec} is in the notebooks extra but not in the test extra"
+        assert conda.get(name) == spec, f"{name}{spec} is in the notebooks extra but not in environment.yml"
 
 
 def test_emoji_data_set_is_pinned_exactly():

@@ -31,6 +31,18 @@ def run_cli(*args, cwd=None, timeout=600, env=None, interrupt=None):
                           env={**os.environ, **(env or {})}, preexec_fn=default_sigint)
 
 
+def cli_here(capsys, *args):
+    """``vae-tutorial ARGS`` in this process, for what needs no fresh process: a CompletedProcess (text)."""
+    from vae_tutorial.cli import main
+
+    try:
+        code = main([str(arg) for arg in args])
+    except SystemExit as exit:  # argparse's errors and --help
+        code = exit.code
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, captured.out, captured.err)
+
+
 def pytest_collection_modifyitems(items):
     """The notebooks are part of the slow tier (``pytest -m "not slow"`` leaves them out)."""
     for item in items:

@@ -59,3 +59,17 @@ class DistributedVAE(VAE):
 
     def compute_loss(self, *args, **kwargs):
         return super().compute_loss(*args, **kwargs) / tf.distribute.get_strategy().num_replicas_in_sync
+
+    def train_step(self, data):
+        return _with_an_axis(super().train_step(data))
+
+    def test_step(self, data):
+        return _with_an_axis(super().test_step(data))
+
+
+def _with_an_axis(logs):
+    """Under ``MultiWorkerMirroredStrategy`` Keras averages each worker's logs with
+    ``strategy.reduce("MEAN", value, axis=0)``, which needs an axis: give each scalar one."""
+    if not isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return logs
+    return {name: tf.reshape(value, [1]) for name, value in logs.items()}

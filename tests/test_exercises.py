@@ -590,7 +590,7 @@ def exercises_md_scaffolds():
 
 
 def exercises_md_blocks():
-    """``(kind, code)`` for each fenced block of solutions/EXERCISES.md marked ``python scaffold``/``check``/``given``."""
+    """``(kind, code)`` for each block of solutions/EXERCISES.md fenced as ``python scaffold``, ``check``, ``given``."""
     return [(kind, code) for _, kind, code in exercises_md_cells()]
 
 

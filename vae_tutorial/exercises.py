@@ -232,8 +232,8 @@ def check_encoder(build):
     images = np.random.default_rng(SEED).random((8, *IMAGE_SHAPE), dtype=np.float32)
     outputs = _call(model, images)
     if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
-        count = len(outputs) if isinstance(outputs, (list, tuple)) else "1 tensor"
-        raise AssertionError(f"the encoder returned {count} outputs: expected 2, [mu, log_var]")
+        count = f"{len(outputs)} outputs" if isinstance(outputs, (list, tuple)) else "one tensor"
+        raise AssertionError(f"the encoder returned {count}: expected 2 outputs, [mu, log_var]")
     values = {"mu": _numpy(outputs[0]), "log_var": _numpy(outputs[1])}
     for name, value in values.items():
         if value.shape != (8, 3):
@@ -302,6 +302,10 @@ def check_sampling(fn):
         if not reached:
             raise AssertionError(f"no gradient reaches {name}: draw eps with keras.random.normal and compute "
                                  "mu + ops.exp(0.5 * log_var) * eps with keras.ops (not NumPy)")
+    compiled = tf.function(fn, autograph=False)  # as Keras compiles a layer's call in fit
+    if np.allclose(_numpy(_call(compiled, mu, log_var)), _numpy(_call(compiled, mu, log_var))):
+        raise AssertionError("under tf.function (as in model.fit) z is the same on every call: a NumPy or Python "
+                             "draw runs once, when the function is traced; draw eps with keras.random.normal")
     _passed(fn, "z ~ N(mu, exp(log_var)), and gradients reach mu and log_var")
 
 
@@ -345,8 +349,8 @@ def check_decoder(build):
     if np.isnan(images).any():
         raise AssertionError("the images hold NaN")
     if images.min() < 0.0 or images.max() > 1.0:
-        raise AssertionError(f"pixel values from {images.min():.3g} to {images.max():.3g}, outside [0, 1]: end the "
-                             "decoder with a sigmoid")
+        raise AssertionError(f"pixel values from {images.min():.3g} to {images.max():.3g}, outside the range [0, 1]: "
+                             "end the decoder with a sigmoid")
     _passed(build, "images (batch, 64, 64, 3) in [0, 1]")
 
 
@@ -410,11 +414,11 @@ def _kl_mistakes(mu, log_var):
         return reduce(terms, axis=-1)
 
     return [
-        ("KL is averaged over the latent dimensions: sum over them (axis=-1)",
+        ("KL takes the mean over the latent dimensions: sum over them instead (axis=-1)",
          kl(-0.5 * (1 + log_var - mu**2 - var), np.mean)),
         ("KL has the wrong sign: KL = -0.5 * sum(1 + log_var - mu² - exp(log_var)), never negative",
          kl(0.5 * (1 + log_var - mu**2 - var))),
-        ("KL is missing the ½: KL = -0.5 * sum(1 + log_var - mu² - exp(log_var))",
+        ("KL is twice too large, the ½ (one half) is missing: KL = -0.5 * sum(1 + log_var - mu² - exp(log_var))",
          kl(-(1 + log_var - mu**2 - var))),
         ("a sign inside KL's sum: KL = -0.5 * sum(1 + log_var - mu² - exp(log_var))",
          kl(-0.5 * (1 + log_var - mu**2 + var))),
@@ -461,6 +465,8 @@ def _reconstruction_mistakes(x, x_hat):
     return [
         ("a per-pixel mean: sum the squared errors over height, width and channels, axis=(1, 2, 3)",
          per_image(error**2, np.mean)),
+        ("a sum of means over the channels (keras.losses.mean_squared_error takes the mean over the channels): "
+         "sum over the channels too", per_image(error**2) / error.shape[-1]),
         ("absolute error: square the differences, (x - x_hat)²", per_image(np.abs(error))),
         ("a square root too many: the loss is the sum of squared errors itself", np.sqrt(per_image(error**2))),
         ("half the summed squared error: the loss is the sum itself, no ½", per_image(0.5 * error**2)),
@@ -486,7 +492,7 @@ def check_reconstruction_loss(fn):
     if hint:
         raise AssertionError(hint)
     if got.shape == tuple(x.shape[:3]):
-        raise AssertionError(f"shape {got.shape}: that averages over the channels only (as "
+        raise AssertionError(f"shape {got.shape}: that takes the mean over the channels only (as "
                              "keras.losses.mean_squared_error does); sum over height, width and channels")
     if got.shape != expected.shape:
         raise AssertionError(f"shape {got.shape} for images of shape {tuple(x.shape)}: expected {expected.shape}, "

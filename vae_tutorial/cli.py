@@ -6,6 +6,8 @@ Errors the user can fix are one line on stderr and exit status 2, never a traceb
 from __future__ import annotations
 
 import argparse
+import contextlib
+import shutil
 import signal
 import sys
 import time
@@ -197,9 +199,15 @@ def _write_figures(model, val_paths, out: Path, seed: int, image_size: int) -> N
 
 
 def cmd_train(args) -> int:
+    # A strategy must exist before TensorFlow runs any operation (multi-worker collectives).
+    strategy = _make_strategy(args.strategy)
     from vae_tutorial import runs
+    from vae_tutorial.fast.distribute import per_worker_pipeline, worker
 
     out = args.out or default_out(args.data)
+    index, workers = worker(strategy)
+    if index > 0:  # only the chief writes the run folder; the other workers keep their state apart
+        out = out / "workers" / f"worker_{index}"
     _check_writable(out)
     image_size = 64
     config = {"data": args.data if args.data in ("emoji", "shapes") else str(Path(args.data).expanduser().resolve()),
@@ -209,8 +217,6 @@ def cmd_train(args) -> int:
     if args.overwrite:
         runs.clear(out)
     state = runs.run_state(out, config, args.epochs)
-    # A strategy must exist before TensorFlow runs any operation (multi-worker collectives).
-    strategy = _make_strategy(args.strategy)
     from vae_tutorial.data import find_images, make_pipeline, split_paths
     from vae_tutorial.model import load_vae
     from vae_tutorial.training import TrainingDiverged, build_vae, train
@@ -240,8 +246,15 @@ def cmd_train(args) -> int:
     import keras
 
     keras.utils.set_random_seed(args.seed)
-    train_ds = make_pipeline(train_paths, args.batch_size, shuffle=True, seed=args.seed, image_size=image_size)
-    val_ds = make_pipeline(val_paths, args.batch_size, shuffle=False, image_size=image_size) if val_paths else None
+    if workers > 1:
+        say(f"worker {index} of {workers}: each worker trains on its share of the images")
+        train_ds = per_worker_pipeline(strategy, train_paths, args.batch_size, make_pipeline, shuffle=True,
+                                       seed=args.seed, image_size=image_size)
+        val_ds = per_worker_pipeline(strategy, val_paths, args.batch_size, make_pipeline, shuffle=False,
+                                     image_size=image_size) if len(val_paths) >= workers else None
+    else:
+        train_ds = make_pipeline(train_paths, args.batch_size, shuffle=True, seed=args.seed, image_size=image_size)
+        val_ds = make_pipeline(val_paths, args.batch_size, shuffle=False, image_size=image_size) if val_paths else None
     model = build_vae(latent_dim=args.latent_dim, learning_rate=args.learning_rate, image_size=image_size,
                       seed=args.seed, strategy=strategy)
     runs.write_config(out, {**config, "epochs": args.epochs, "finished": False})
@@ -258,8 +271,14 @@ def cmd_train(args) -> int:
         raise UsageError(f"training diverged: {exc}; {kept}; try a smaller --learning-rate "
                          "(with another --out or --overwrite)") from None
     elapsed = time.perf_counter() - start
+    _write_figures(model, val_paths or train_paths, out, args.seed, image_size)  # every worker: predict is collective
+    if index > 0:
+        shutil.rmtree(out)  # a finished run resumes nothing: the worker's state is of no more use
+        with contextlib.suppress(OSError):  # the last worker to finish removes workers/
+            out.parent.rmdir()
+        say(f"worker {index} done; the chief (worker 0) wrote the model, history and figures")
+        return 0
     runs.write_config(out, {**config, "epochs": args.epochs, "finished": True})
-    _write_figures(model, val_paths or train_paths, out, args.seed, image_size)
     last = {k: v[-1] for k, v in history.history.items() if v}
     summary = ", ".join(f"{k} {last[k]:.2f}" for k in ("val_reconstruction_loss", "val_kl_loss") if k in last)
     if "val_reconstruction_loss" in last:

@@ -165,7 +165,7 @@ def test_ctrl_c_while_reading_a_folder_stops_the_reading(tmp_path, monkeypatch):
     for i in range(300):
         Image.new("RGB", (4, 4), (i % 256, 0, 0)).save(folder / f"{i:03d}.png")
     read = []
-    original = data._skip_reason
+    original = data._read_image
 
     def slow_reason(path, image_size):
         read.append(path)
@@ -182,7 +182,7 @@ def test_ctrl_c_while_reading_a_folder_stops_the_reading(tmp_path, monkeypatch):
             if self.seen == 10:
                 raise KeyboardInterrupt
 
-    monkeypatch.setattr(data, "_skip_reason", slow_reason)
+    monkeypatch.setattr(data, "_read_image", slow_reason)
     monkeypatch.setattr(data, "_testhook", CtrlC())
     with pytest.raises(KeyboardInterrupt):
         data.find_images(folder, progress=False, workers=2)

@@ -47,7 +47,8 @@ class ImageFolder:
     """What :func:`find_images` found: the usable images and the skipped files with reasons.
 
     ``images`` holds the decoded images of ``paths`` (uint8, one row per path, in order), which
-    :func:`make_pipeline` and :func:`read_images` read while this object (or a pipeline) is alive.
+    :func:`make_pipeline` and :func:`read_images` read while this object, or a pipeline made
+    from it, is in use.
     """
 
     directory: Path
@@ -307,8 +308,9 @@ def make_pipeline(
 ):
     """A ``tf.data`` pipeline of float32 batches (B, image_size, image_size, 3) in [0, 1] from image paths.
 
-    When an :class:`ImageFolder` that holds every one of ``paths`` is alive (from
-    :func:`find_images` or :func:`load_dataset`), the images come from its cache: row numbers
+    When every one of ``paths`` is in an :class:`ImageFolder` still in use (from
+    :func:`find_images` or :func:`load_dataset`, or read by a pipeline made from it), exactly
+    as spelled there, the images come from its cache: row numbers
     → shuffle with a seed → batch → read the rows (uint8) → float32 → prefetch (the next batch
     is prepared while the model trains). Otherwise each file is decoded on the first pass and
     kept in memory as uint8 for the later ones.

@@ -84,16 +84,16 @@ class ImageStore:
     """Decoded images: one uint8 row (image_size, image_size, 3) per path of ``paths``, in that order.
 
     Held in memory (``array``), or else read from the cache file ``location`` a few rows at a time.
-    ``location`` is None where the cache could not be written; ``reused`` says whether the rows come from
-    an earlier run's cache.
+    ``location`` is None where the cache could not be written; ``key`` is the cache's key (see
+    :func:`load_or_build`).
     """
 
-    def __init__(self, name: str, paths: Sequence, image_size: int, array: np.ndarray | None = None,
-                 location: Path | None = None, reused: bool = False):
+    def __init__(self, name: str, key: str, paths: Sequence, image_size: int, array: np.ndarray | None = None,
+                 location: Path | None = None):
+        self.key = key
         self.paths = list(paths)
         self.image_size = image_size
         self.location = location
-        self.reused = reused
         self._array = array
         self._index: dict[str, int] | None = None
         if array is None:
@@ -257,18 +257,22 @@ class _Entry:
         except (OSError, ValueError, KeyError, TypeError):
             return None
         usable = [path for path, name in zip(self.files, self.names) if name not in reasons]
+        skipped = [(path, reasons[name]) for path, name in zip(self.files, self.names) if name in reasons]
+        in_memory = count * self.row_bytes <= budget
+        live = _live.get(str(self.folder))
+        live = live() if live is not None else None
+        if live is not None and live.key == self.key and live.in_memory == in_memory and len(usable) == count:
+            return live, skipped  # already read by this process (and kept by TensorFlow's graph once piped)
         data = self.folder / DATA
         try:
             if len(usable) != count or data.stat().st_size != count * self.row_bytes:
                 return None
-            array = np.empty((count, self.image_size, self.image_size, 3), np.uint8) \
-                if count * self.row_bytes <= budget else None
+            array = np.empty((count, self.image_size, self.image_size, 3), np.uint8) if in_memory else None
             if self._crc32(data, array, progress) != crc:
                 return None
         except OSError:
             return None
-        skipped = [(path, reasons[name]) for path, name in zip(self.files, self.names) if name in reasons]
-        return ImageStore(str(self.folder), usable, self.image_size, array, data, reused=True), skipped
+        return ImageStore(str(self.folder), self.key, usable, self.image_size, array, data), skipped
 
     def _crc32(self, data: Path, into: np.ndarray | None, progress: bool) -> int:
         """The CRC-32 of ``data``, read in chunks into ``into`` (its rows) when given."""
@@ -324,7 +328,7 @@ class _Entry:
         location = self.folder / DATA if writer is not None else None
         if array is not None:
             array = array[:len(usable)]
-        return ImageStore(str(self.folder), usable, self.image_size, array, location), skipped
+        return ImageStore(str(self.folder), self.key, usable, self.image_size, array, location), skipped
 
     def _start(self, need: int, in_memory: bool, log) -> _Writer | None:
         """A writer of the rows into a temporary file, after removing the old cache (its manifest first).

@@ -84,6 +84,15 @@ def make_messy_folder(root: Path) -> tuple[set[str], set[str]]:
     return good, bad
 
 
+@pytest.fixture(scope="session", autouse=True)
+def image_cache_dir(tmp_path_factory):
+    """The image cache of every test, and of every command line a test runs, in a temporary folder."""
+    from vae_tutorial.image_cache import CACHE_DIR_ENV
+
+    os.environ[CACHE_DIR_ENV] = str(tmp_path_factory.mktemp("image-cache"))
+    return Path(os.environ[CACHE_DIR_ENV])
+
+
 @pytest.fixture
 def messy_folder(tmp_path):
     good, bad = make_messy_folder(tmp_path / "messy")

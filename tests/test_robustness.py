@@ -168,7 +168,7 @@ def test_ctrl_c_while_reading_a_folder_stops_the_reading(tmp_path, monkeypatch):
     for i in range(300):
         Image.new("RGB", (4, 4), (i % 256, 0, 0)).save(folder / f"{i:03d}.png")
     read = []
-    original = data.preprocess_image
+    original = data._read_image
 
     def slow_then_ctrl_c(path, image_size):
         read.append(path)
@@ -177,7 +177,7 @@ def test_ctrl_c_while_reading_a_folder_stops_the_reading(tmp_path, monkeypatch):
         time.sleep(0.01)
         return original(path, image_size)
 
-    monkeypatch.setattr(data, "preprocess_image", slow_then_ctrl_c)
+    monkeypatch.setattr(data, "_read_image", slow_then_ctrl_c)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):

@@ -96,7 +96,8 @@ def test_interrupted_run_resumes_to_the_same_end(tmp_path, point, signame, finis
 def test_ctrl_c_from_outside_after_the_first_epoch_resumes(tmp_path):
     """A real Ctrl-C from another process, sent once the first epoch's grid appears."""
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "vae_tutorial", *TRAIN, "--out", str(out)]
+    long_run = [*TRAIN[:-1], "6"]  # five epochs after the first: the signal arrives long before the end
+    command = [sys.executable, "-m", "vae_tutorial", *long_run, "--out", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                preexec_fn=default_sigint)
     deadline = time.monotonic() + 600
@@ -108,9 +109,9 @@ def test_ctrl_c_from_outside_after_the_first_epoch_resumes(tmp_path):
     assert process.returncode != 0, "the run finished before the signal arrived: this test needs a longer run"
     assert process.returncode == 130 and "Traceback" not in stderr, stderr[-3000:]
     assert temporary_files(out) == []
-    result = run_cli(*TRAIN, "--out", out)
+    result = run_cli(*long_run, "--out", out)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert history_epochs(out) == list(range(EPOCHS))
+    assert history_epochs(out) == list(range(6))
     assert load_vae(out / "model.keras").latent_dim == 8
 
 

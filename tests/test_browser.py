@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
-
 from lab_harness import (CHROMIUM_ARGS, JupyterLabServer, explorer_snapshot, move_slider_and_wait, open_notebook,
                          png_outputs, rendered_images, run_all, shutdown_kernel, strip_outputs, transcript,
                          write_notebook)
@@ -32,7 +30,7 @@ RUN_TIMEOUT = 1200  # seconds for one notebook's Run All; a hang fails with the 
 # Figures each notebook draws (its plot_* and visualize_batch calls), used when its file has no outputs to count.
 MIN_FIGURES = {"01": 1, "02": 1, "03": 2, "04": 1, "05": 2, "06": 6}
 
-pytestmark = pytest.mark.timeout(RUN_TIMEOUT + 300)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(RUN_TIMEOUT + 300)]
 
 
 class Lab:

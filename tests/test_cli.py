@@ -15,7 +15,7 @@ NOISE = re.compile(r"^([IWE]\d{4} |WARNING: All log messages|To enable the follo
 def test_train_writes_every_output(trained_run):
     out, result = trained_run
     for name in ("model.keras", "history.csv", "samples.png", "reconstructions.png", "config.json",
-                 "epochs/epoch_001.png", "skipped.txt"):
+                 "epochs/epoch_001.png", "skipped.txt", "metrics.json"):
         assert (out / name).is_file(), name
     assert Image.open(out / "samples.png").size[0] > 400
     assert load_vae(out / "model.keras").latent_dim == 16

@@ -128,3 +128,30 @@ def test_a_backup_with_nothing_whole_starts_afresh(shapes_folder, tmp_path):
     assert resume_epoch(out) == 0
     assert train_64(data, out, 3, StopAfterEpoch(0)).begun == [0, 1, 2]
     assert [row["epoch"] for row in csv.DictReader(open(out / "history.csv"))] == ["0", "1", "2"]
+
+
+def test_loss_scale_reports_the_terms_and_warns_of_collapse_and_a_per_pixel_mean(tmp_path, capsys):
+    from vae_tutorial.loss_scale import describe, loss_scale
+    from vae_tutorial.model import VAE
+    from vae_tutorial.training import report_loss_scale
+
+    images = np.random.default_rng(0).random((6, 64, 64, 3), dtype=np.float32)
+    collapsed = VAE(latent_dim=4, seed=0)
+    for head in ("mu", "log_var"):  # posterior = prior for every image
+        layer = collapsed.encoder.get_layer(head)
+        layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    numbers = report_loss_scale(collapsed, tf.data.Dataset.from_tensor_slices(images).batch(4), tmp_path)
+    assert numbers == json.loads((tmp_path / "metrics.json").read_text())
+    assert numbers["images"] == 6 and numbers["kl"] == 0 and numbers["active_units"] == 0 and numbers["collapsed"]
+    assert "posterior has collapsed" in capsys.readouterr().out
+    healthy = VAE(latent_dim=4, seed=0)
+    head = healthy.encoder.get_layer("mu")
+    head.set_weights([w * 300 for w in head.get_weights()])  # codes that vary from image to image
+    numbers = loss_scale(healthy, images)
+    assert numbers["kl"] > 0 and not numbers["collapsed"]
+    assert numbers["kl_per_dimension"] == pytest.approx(numbers["kl"] / 4)
+    assert "warning" not in describe(numbers)
+    healthy.reconstruction_reduction = "mean"  # the same model, scored with a per-pixel mean
+    mean = loss_scale(healthy, images)
+    assert mean["reconstruction"] == pytest.approx(numbers["reconstruction"] / (64 * 64 * 3), rel=1e-4)
+    assert "per-pixel mean" in describe(mean)

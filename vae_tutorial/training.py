@@ -11,6 +11,9 @@
 - ``keras.callbacks.BackupAndRestore``: the training state in ``backup/``, so that running the
   same command again resumes an interrupted run. It runs last: once it has saved, every other
   output of that epoch is complete.
+
+After the last epoch, ``train`` compares the two terms of the loss on the validation images
+(:mod:`vae_tutorial.loss_scale`): one printed line, and ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from vae_tutorial import fast as speedups
 from vae_tutorial.callbacks import SampleGrid, StopOnDivergence, Throughput, TrainingDiverged  # noqa: F401
@@ -122,8 +126,27 @@ def train(model, train_data, validation_data=None, epochs=DEFAULTS["epochs"], ou
     remove_temporary_files(out_dir)
     trim_history(out_dir / "history.csv", repair_backup(out_dir))
     callbacks = training_callbacks(out_dir, model.latent_dim, images_per_epoch, seed) + list(extra_callbacks)
-    return model.fit(train_data, validation_data=validation_data, epochs=epochs, shuffle=False,
-                     callbacks=callbacks, verbose=verbose)
+    history = model.fit(train_data, validation_data=validation_data, epochs=epochs, shuffle=False,
+                        callbacks=callbacks, verbose=verbose)
+    scored = validation_data if validation_data is not None else train_data
+    if not isinstance(scored, tf.distribute.DistributedDataset):  # a worker's pipeline holds only its share
+        report_loss_scale(model, scored, out_dir, verbose=verbose != 0)
+    return history
+
+
+def report_loss_scale(model, data, out_dir, n=512, verbose=True) -> dict:
+    """:func:`~vae_tutorial.loss_scale.loss_scale` on up to ``n`` images of ``data``, written to
+    ``out_dir/metrics.json`` and, with ``verbose``, printed as one line."""
+    import json
+
+    from vae_tutorial.analysis import take_images
+    from vae_tutorial.loss_scale import describe, loss_scale
+
+    numbers = loss_scale(model, take_images(data, n))
+    replace_atomically(lambda p: p.write_text(json.dumps(numbers, indent=2)), Path(out_dir) / "metrics.json")
+    if verbose:
+        print(f"Loss scale: {describe(numbers)}")
+    return numbers
 
 
 def load_or_train(model_path, data_dir, epochs, out_dir, latent_dim=DEFAULTS["latent_dim"], group_of=None, seed=0):

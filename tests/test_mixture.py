@@ -120,7 +120,7 @@ def test_generate_with_the_mixture_sampler_fits_once_and_reuses(trained_run, tmp
     (run / "mixture.npz").write_bytes(b"damaged")
     repaired = run_cli("generate", "--model", run / "model.keras", "--sampler", "mixture", "--components", "3",
                        "--n", "8", "--out", tmp_path / "repaired.png")
-    assert repaired.returncode == 0 and "fitting again" in repaired.stdout
+    assert repaired.returncode == 0 and "fitting it again" in repaired.stdout
     assert load_code_mixture(run / "mixture.npz")[0].n_components == 3
 
 

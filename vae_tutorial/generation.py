@@ -88,7 +88,8 @@ def fit_code_mixture(model, images, n_components: int = 10, seed: int = 0, covar
         raise ValueError(f"Argument `n_components` must be an int from 1 to the number of images ({len(images)}). "
                          f"Received: n_components={n_components!r}")
     mu, _ = encode(model, images)
-    return GaussianMixture(n_components, covariance_type=covariance_type, random_state=seed).fit(mu)
+    # float64: in float32 the fitted covariances are not exactly symmetric, and sampling them warns
+    return GaussianMixture(n_components, covariance_type=covariance_type, random_state=seed).fit(mu.astype("float64"))
 
 
 # The fitted attributes of a GaussianMixture that sampling and scoring need (scikit-learn's names).

@@ -8,6 +8,8 @@
   ``mu`` for every image, so the decoder cannot learn anything from it.
 - **Per-pixel MSE**, next to the MSE of always predicting the mean image: a model whose
   error is no better than that baseline ignores its input.
+- **evaluate**: the held-out ELBO in nats and bits per dimension and the importance-weighted
+  bound on log p(x), with the above (defined in :mod:`vae_tutorial.evaluation`).
 
 Also the teaching figures the notebooks need: learning curves, the per-epoch grids, a
 histogram of samples against the normal density, a transposed convolution on a small
@@ -22,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from vae_tutorial.data import visualize_batch
+from vae_tutorial.evaluation import evaluate  # noqa: F401  (held-out ELBO and IWAE bound; public here)
 from vae_tutorial.generation import encode, reconstruct
 
 ACTIVE_THRESHOLD = 0.01

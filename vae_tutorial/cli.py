@@ -110,6 +110,24 @@ def build_parser() -> argparse.ArgumentParser:
     reconstruct.add_argument("--out", type=Path, default=Path("reconstructed.png"),
                              help="PNG to write (default reconstructed.png)")
     reconstruct.set_defaults(func=cmd_reconstruct)
+
+    evaluate = commands.add_parser("evaluate", help="held-out ELBO, bits per dimension and IWAE bound of a model",
+                                   description="Evaluate a model on held-out images: the negative ELBO in nats "
+                                   "per image and bits per dimension, the importance-weighted (IWAE) bound on "
+                                   "-log p(x), per-pixel MSE and active units. Held out: the validation split "
+                                   "of the run's config.json when --data is what the run trained on (without "
+                                   "one, train's defaults: split 0.1, seed 0), else every image of --data.")
+    evaluate.add_argument("--model", type=Path, default=Path("runs/emoji/model.keras"),
+                          help="a model.keras written by train (default runs/emoji/model.keras)")
+    evaluate.add_argument("--data", default="emoji", help="'emoji' (default), 'shapes', or a folder of images")
+    evaluate.add_argument("--k", type=_positive_int, default=100,
+                          help="importance samples per image for the IWAE bound (default 100; time grows with K)")
+    evaluate.add_argument("--n", type=_positive_int, help="evaluate on N of the held-out images, chosen at random "
+                          "(default: all)")
+    evaluate.add_argument("--seed", type=_seed, default=0,
+                          help="random seed of the importance samples and of --n's choice (default 0)")
+    evaluate.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+    evaluate.set_defaults(func=cmd_evaluate)
     return parser
 
 
@@ -300,6 +318,90 @@ def cmd_reconstruct(args) -> int:
     fig = plot_reconstructions(originals, reconstruct(model, originals))
     replace_atomically(lambda p: fig.savefig(p, format="png", dpi=100), args.out)
     say(f"wrote {len(originals)} originals and their reconstructions to {args.out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------
+# evaluate
+# ---------------------------------------------------------------------------------------
+
+
+def _held_out_images(model_path: Path, data: str, image_size: int) -> tuple[list[Path], str]:
+    """The held-out image paths for ``evaluate`` and a phrase that says which they are."""
+    import json
+
+    from vae_tutorial.data import find_images, split_paths
+
+    config_file = model_path.parent / "config.json"
+    config = {}
+    if config_file.is_file():
+        try:
+            config = json.loads(config_file.read_text())
+        except ValueError:
+            raise UsageError(f"{config_file} is not valid JSON") from None
+        if not isinstance(config, dict):
+            raise UsageError(f"{config_file} does not hold a run's settings")
+    split, seed = config.get("validation_split", 0.1), config.get("seed", 0)
+    key = data if data in ("emoji", "shapes") else str(Path(data).expanduser().resolve())
+    trained_on_data = config.get("data", key) == key
+    shapes_dir = model_path.parent if config.get("data") == "shapes" else Path("runs") / "shapes-data"
+    folder_path, group_of, name = resolve_data(data, shapes_dir, seed, config.get("shapes") or 2000)
+    paths = find_images(folder_path, image_size=image_size).paths
+    if not trained_on_data:
+        return paths, f"every image of {name} (the model was trained on {config.get('data')})"
+    _, held_out = split_paths(paths, split, seed, group_of)
+    if not held_out:
+        raise UsageError(f"the run held out no images of {name} (validation split {split}); "
+                         "give other images with --data FOLDER")
+    source = "as in the run's config.json" if config else "train's defaults: no config.json beside the model"
+    return held_out, f"the validation split {split} (seed {seed}) of {name} ({source})"
+
+
+def cmd_evaluate(args) -> int:
+    import json
+
+    import numpy as np
+
+    if args.json is not None:
+        if args.json.is_dir():
+            raise UsageError(f"--json {args.json} is a folder; give the name of the JSON file to write")
+        _check_writable(args.json.parent)
+    from vae_tutorial.analysis import evaluate
+    from vae_tutorial.data import make_pipeline
+    from vae_tutorial.evaluation import decoder_log_variance
+    from vae_tutorial.model import load_vae
+    from vae_tutorial.runs import replace_atomically
+
+    model = load_vae(args.model)
+    try:
+        log_variance = decoder_log_variance(model)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    paths, which = _held_out_images(args.model, args.data, model.image_size)
+    if args.n is not None and args.n < len(paths):
+        paths = [paths[i] for i in sorted(np.random.default_rng(args.seed).permutation(len(paths))[:args.n])]
+    if len(paths) < 2:
+        raise UsageError(f"evaluate needs at least 2 held-out images; found {len(paths)} in {which}")
+    say(f"evaluating {args.model} on {len(paths)} held-out images: {which}")
+    start = time.perf_counter()
+    pipeline = make_pipeline(paths, batch_size=64, shuffle=False, image_size=model.image_size)
+    result = evaluate(model, pipeline, k=args.k, seed=args.seed, log_variance=log_variance, progress=True)
+    elapsed = time.perf_counter() - start
+    bits = 1 / (model.image_size * model.image_size * 3 * np.log(2))  # bits per dimension of one nat per image
+    rows = [("", "nats per image", "bits per dim"),
+            ("negative ELBO", f"{result['negative_elbo']:.1f}", f"{result['bits_per_dim']:.4f}"),
+            (f"  reconstruction (decoder variance {np.exp(log_variance):.3g})",
+             f"{result['reconstruction']:.1f}", ""),
+            ("  KL", f"{result['kl']:.1f}", ""),
+            (f"negative IWAE bound, K = {args.k}", f"{result['negative_iwae']:.1f}",
+             f"{result['negative_iwae'] * bits:.4f}")]
+    for label, nats, per_dim in rows:
+        print(f"  {label:<40}{nats:>15}{per_dim:>14}")
+    print(f"  per-pixel MSE {result['mse_per_pixel']:.5f}; active units {result['active_units']} of "
+          f"{model.latent_dim}; {result['images']} images in {elapsed:.1f} s")
+    if args.json is not None:
+        replace_atomically(lambda p: p.write_text(json.dumps(result, indent=2)), args.json)
+        say(f"wrote {args.json}")
     return 0
 
 

@@ -214,6 +214,8 @@ SAMPLING_MISTAKES = {
     "NumPy draw": (lambda mu, lv: np.random.normal(mu, np.exp(0.5 * np.asarray(lv))), "no gradient"),
     "stop_gradient on the std": (lambda mu, lv: mu + tf.stop_gradient(ops.exp(0.5 * lv)) * _eps(mu),
                                  "no gradient reaches log_var"),
+    "NumPy noise, frozen under tf.function": (
+        lambda mu, lv: mu + ops.exp(0.5 * lv) * np.random.normal(size=mu.shape).astype("float32"), "tf.function"),
     "fixed int seed": (lambda mu, lv: mu + ops.exp(0.5 * lv) * keras.random.normal(ops.shape(mu), seed=42), "same"),
     "noise of shape (latent_dim,)": (lambda mu, lv: mu + ops.exp(0.5 * lv) * keras.random.normal(mu.shape[1:]),
                                      "every row"),
@@ -292,7 +294,7 @@ def _kl_terms(mu, log_var):
 
 
 KL_MISTAKES = {
-    "mean over latent dimensions": (lambda mu, lv: -0.5 * ops.mean(_kl_terms(mu, lv), axis=-1), "averaged"),
+    "mean over latent dimensions": (lambda mu, lv: -0.5 * ops.mean(_kl_terms(mu, lv), axis=-1), "mean over the latent"),
     "batch mean": (lambda mu, lv: ops.mean(kl_divergence(mu, lv)), "whole batch"),
     "no sum": (lambda mu, lv: -0.5 * _kl_terms(mu, lv), "per latent dimension"),
     "sign": (lambda mu, lv: 0.5 * ops.sum(_kl_terms(mu, lv), axis=-1), "wrong sign"),
@@ -313,6 +315,8 @@ def test_check_kl_divergence_rejects(mistake):
 RECONSTRUCTION_MISTAKES = {
     "per-pixel mean": (lambda x, x_hat: reconstruction_loss(x, x_hat, reduction="mean"), "per-pixel mean"),
     "keras mean_squared_error": (lambda x, x_hat: keras.losses.mean_squared_error(x, x_hat), "channels only"),
+    "keras mean_squared_error summed": (
+        lambda x, x_hat: ops.sum(keras.losses.mean_squared_error(x, x_hat), axis=(1, 2)), "sum over the channels too"),
     "keras MeanSquaredError": (lambda x, x_hat: keras.losses.MeanSquaredError()(x, x_hat), "MeanSquaredError"),
     "batch mean": (lambda x, x_hat: ops.mean(reconstruction_loss(x, x_hat)), "its mean"),
     "batch sum": (lambda x, x_hat: ops.sum(reconstruction_loss(x, x_hat)), "its sum"),
@@ -348,7 +352,7 @@ def tutorial_vae_loss(x, x_hat, mu, log_var):  # the buggy code of the find-the-
 LOSS_MISTAKES = {
     "the tutorial's code": (tutorial_vae_loss, "per-pixel mean"),
     "per-pixel reconstruction only": (_loss(reconstruction="mean"), "per-pixel mean"),
-    "KL averaged over latent dimensions only": (_loss(kl="mean"), "averaged over the latent dimensions"),
+    "KL averaged over latent dimensions only": (_loss(kl="mean"), "mean over the latent dimensions"),
     "no batch mean": (_loss(batch=lambda v: v), "one number"),
     "batch sum": (_loss(batch=ops.sum), "summed over the batch"),
     "no KL": (_loss(with_kl=False), "no KL"),
@@ -590,7 +594,7 @@ def exercises_md_scaffolds():
 
 
 def exercises_md_blocks():
-    """``(kind, code)`` for each fenced block of solutions/EXERCISES.md marked ``python scaffold``/``check``/``given``."""
+    """``(kind, code)`` for each block of solutions/EXERCISES.md fenced as ``python scaffold``, ``check``, ``given``."""
     return [(kind, code) for _, kind, code in exercises_md_cells()]
 
 
@@ -666,3 +670,20 @@ def test_fill_refuses_what_is_not_a_notebook(tmp_path, capsys):
     assert _fill().main([str(tmp_path / "notes.txt"), "--output", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "not a notebook file" in error
+
+
+def test_exercises_md_counts_the_mistakes_tested_here():
+    tested = {"check_preprocess": PREPROCESS_MISTAKES, "check_visualize_batch": VISUALIZE_MISTAKES,
+              "check_encoder": ENCODER_MISTAKES, "check_sampling": SAMPLING_MISTAKES, "check_decoder": DECODER_MISTAKES,
+              "check_upsampled_size": UPSAMPLED_MISTAKES, "check_kl_divergence": KL_MISTAKES,
+              "check_reconstruction_loss": RECONSTRUCTION_MISTAKES, "check_find_the_bug_loss": LOSS_MISTAKES,
+              "check_adam_update": ADAM_MISTAKES, "check_train_step": TRAIN_STEP_MISTAKES,
+              "check_generate": GENERATE_MISTAKES, "check_interpolate": INTERPOLATE_MISTAKES,
+              "check_decoder_variance": VARIANCE_MISTAKES, "check_gaussian_nll": NLL_MISTAKES}
+    extra = {"check_encoder": 1}  # test_check_encoder_probes_the_range_of_a_subclassed_model
+    text = (ROOT / "solutions" / "EXERCISES.md").read_text()
+    counts = dict(re.findall(r"^\| \d+ \| [^|]+ \| `(check_\w+)` \| [^|]+ \| (\d+) \|$", text, re.MULTILINE))
+    assert set(counts) == set(tested)
+    for checker, mistakes in tested.items():
+        assert int(counts[checker]) == len(mistakes) + extra.get(checker, 0), checker
+        assert f"Mistakes it catches ({counts[checker]})" in text, checker

@@ -143,8 +143,10 @@ def check_preprocess(fn):
             got = _call(fn, str(path))
             if _not_attempted(fn, got):
                 return
+            if not hasattr(got, "shape"):
+                raise AssertionError(f"it returned a {type(got).__name__}: return a NumPy array")
             expected = preprocess_image(path)
-            dtype = getattr(got, "dtype", None)
+            dtype = got.dtype
             got = np.asarray(got)
             if got.ndim == 3 and got.shape[-1] == 4:
                 raise AssertionError(f"{path.name} came back with 4 channels (RGBA): composite it on white, then "
@@ -177,23 +179,14 @@ def _colour_batch():
     return batch
 
 
-def _tile(images, ncols, column_major=False):
-    """The grid ``check_visualize_batch`` expects: no gaps, empty cells white."""
+def _tile(images, ncols, column_major=False, empty=1.0):
+    """The grid ``check_visualize_batch`` expects (no gaps, empty cells white), or a mistaken variant of it."""
     n, height, width, _ = images.shape
     nrows = math.ceil(n / ncols)
-    grid = np.ones((nrows * height, ncols * width, 3), np.float32)
+    grid = np.full((nrows * height, ncols * width, 3), empty, np.float32)
     for i, image in enumerate(images):
         row, col = (i % nrows, i // nrows) if column_major else divmod(i, ncols)
         grid[row * height:(row + 1) * height, col * width:(col + 1) * width] = image
-    return grid
-
-
-def _black_tail(images, ncols):
-    grid = _tile(images, ncols)
-    height, width = images.shape[1:3]
-    for i in range(len(images), math.ceil(len(images) / ncols) * ncols):
-        row, col = divmod(i, ncols)
-        grid[row * height:(row + 1) * height, col * width:(col + 1) * width] = 0.0
     return grid
 
 
@@ -213,7 +206,7 @@ def check_visualize_batch(fn):
          _tile(batch, 4, column_major=True)),
         ("each image is transposed (its rows became columns): copy image i as it is",
          _tile(batch.transpose(0, 2, 1, 3), 4)),
-        ("the empty cells at the end are black: start from a white grid, np.ones(...)", _black_tail(batch, 4)),
+        ("the empty cells at the end are black: start from a white grid, np.ones(...)", _tile(batch, 4, empty=0.0)),
     ])
     if hint:
         raise AssertionError(hint)
@@ -229,7 +222,8 @@ def check_visualize_batch(fn):
 
 
 def check_encoder(build):
-    """``build(latent_dim) -> keras.Model``: images (batch, 64, 64, 3) → ``[mu, log_var]``, each (batch, latent_dim)."""
+    """``build(latent_dim) -> keras.Model``: images (batch, 64, 64, 3) → ``[mu, log_var]``, each of shape
+    (batch, latent_dim)."""
     keras.utils.set_random_seed(SEED)
     model = _call(build, 3)
     if _not_attempted(build, model):
@@ -238,8 +232,8 @@ def check_encoder(build):
     images = np.random.default_rng(SEED).random((8, *IMAGE_SHAPE), dtype=np.float32)
     outputs = _call(model, images)
     if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
-        count = len(outputs) if isinstance(outputs, (list, tuple)) else "1 tensor"
-        raise AssertionError(f"the encoder returned {count} outputs: expected 2, [mu, log_var]")
+        count = f"{len(outputs)} outputs" if isinstance(outputs, (list, tuple)) else "one tensor"
+        raise AssertionError(f"the encoder returned {count}: expected 2 outputs, [mu, log_var]")
     values = {"mu": _numpy(outputs[0]), "log_var": _numpy(outputs[1])}
     for name, value in values.items():
         if value.shape != (8, 3):
@@ -267,7 +261,11 @@ def _sampling_inputs():
     return tf.constant(mu), tf.constant(log_var)
 
 
-def _check_sampling(fn):
+def check_sampling(fn):
+    """``fn(mu, log_var) -> z``: a draw from N(mu, exp(log_var)) through which gradients reach mu and log_var.
+
+    ``mu`` and ``log_var`` are float32 tensors of shape (batch, latent_dim); so must ``z`` be.
+    """
     keras.utils.set_random_seed(SEED)
     mu, log_var = _sampling_inputs()
     with tf.GradientTape() as tape:
@@ -304,6 +302,10 @@ def _check_sampling(fn):
         if not reached:
             raise AssertionError(f"no gradient reaches {name}: draw eps with keras.random.normal and compute "
                                  "mu + ops.exp(0.5 * log_var) * eps with keras.ops (not NumPy)")
+    compiled = tf.function(fn, autograph=False)  # as Keras compiles a layer's call in fit
+    if np.allclose(_numpy(_call(compiled, mu, log_var)), _numpy(_call(compiled, mu, log_var))):
+        raise AssertionError("under tf.function (as in model.fit) z is the same on every call: a NumPy or Python "
+                             "draw runs once, when the function is traced; draw eps with keras.random.normal")
     _passed(fn, "z ~ N(mu, exp(log_var)), and gradients reach mu and log_var")
 
 
@@ -323,20 +325,13 @@ def _spread_hint(spread, std):
     return f"the std of z is {_fmt(spread)} where exp(0.5 * log_var) is {_fmt(std)}"
 
 
-def check_sampling(fn):
-    """``fn(mu, log_var) -> z``: a draw from N(mu, exp(log_var)) through which gradients reach mu and log_var.
-
-    ``mu`` and ``log_var`` are float32 tensors of shape (batch, latent_dim); so must ``z`` be.
-    """
-    _check_sampling(fn)
-
-
 # ---------------------------------------------------------------------------------------
 # Notebook 3: the decoder
 # ---------------------------------------------------------------------------------------
 
 
-def _check_decoder(build):
+def check_decoder(build):
+    """``build(latent_dim) -> keras.Model``: codes (batch, latent_dim) → images (batch, 64, 64, 3) in [0, 1]."""
     keras.utils.set_random_seed(SEED)
     model = _call(build, 3)
     if _not_attempted(build, model):
@@ -354,14 +349,9 @@ def _check_decoder(build):
     if np.isnan(images).any():
         raise AssertionError("the images hold NaN")
     if images.min() < 0.0 or images.max() > 1.0:
-        raise AssertionError(f"pixel values from {images.min():.3g} to {images.max():.3g}, outside [0, 1]: end the "
-                             "decoder with a sigmoid")
+        raise AssertionError(f"pixel values from {images.min():.3g} to {images.max():.3g}, outside the range [0, 1]: "
+                             "end the decoder with a sigmoid")
     _passed(build, "images (batch, 64, 64, 3) in [0, 1]")
-
-
-def check_decoder(build):
-    """``build(latent_dim) -> keras.Model``: codes (batch, latent_dim) → images (batch, 64, 64, 3) in [0, 1]."""
-    _check_decoder(build)
 
 
 def _transposed_output_size(size, kernel_size, strides, padding):
@@ -415,23 +405,27 @@ def _image_inputs():
     return tf.constant(x), tf.constant(x_hat)
 
 
-def _kl_mistakes(mu, log_var, reduce):
-    """Hints paired with what each mistake computes; ``reduce`` turns per-value terms into the result."""
+def _kl_mistakes(mu, log_var):
+    """Hints paired with the KL per image that each mistake computes."""
     mu, log_var = mu.numpy(), log_var.numpy()
     var = np.exp(log_var)
+
+    def kl(terms, reduce=np.sum):
+        return reduce(terms, axis=-1)
+
     return [
-        ("KL is averaged over the latent dimensions: sum over them (axis=-1)",
-         reduce(-0.5 * (1 + log_var - mu**2 - var), np.mean)),
+        ("KL takes the mean over the latent dimensions: sum over them instead (axis=-1)",
+         kl(-0.5 * (1 + log_var - mu**2 - var), np.mean)),
         ("KL has the wrong sign: KL = -0.5 * sum(1 + log_var - mu² - exp(log_var)), never negative",
-         reduce(0.5 * (1 + log_var - mu**2 - var))),
-        ("KL is missing the ½: KL = -0.5 * sum(1 + log_var - mu² - exp(log_var))",
-         reduce(-(1 + log_var - mu**2 - var))),
+         kl(0.5 * (1 + log_var - mu**2 - var))),
+        ("KL is twice too large, the ½ (one half) is missing: KL = -0.5 * sum(1 + log_var - mu² - exp(log_var))",
+         kl(-(1 + log_var - mu**2 - var))),
         ("a sign inside KL's sum: KL = -0.5 * sum(1 + log_var - mu² - exp(log_var))",
-         reduce(-0.5 * (1 + log_var - mu**2 + var))),
+         kl(-0.5 * (1 + log_var - mu**2 + var))),
         ("a sign inside KL's sum: KL = -0.5 * sum(1 + log_var - mu² - exp(log_var))",
-         reduce(-0.5 * (1 + log_var + mu**2 - var))),
+         kl(-0.5 * (1 + log_var + mu**2 - var))),
         ("KL uses exp(0.5 * log_var), the std, where exp(log_var), the variance, belongs",
-         reduce(-0.5 * (1 + log_var - mu**2 - np.sqrt(var)))),
+         kl(-0.5 * (1 + log_var - mu**2 - np.sqrt(var)))),
     ]
 
 
@@ -453,7 +447,7 @@ def check_kl_divergence(fn):
         raise AssertionError(f"shape {got.shape} for mu of shape {tuple(mu.shape)}: expected {expected.shape}, "
                              "one KL per image (sum over axis=-1 only)")
     if not _same(got, expected):
-        hint = _which(got, _kl_mistakes(mu, log_var, lambda terms, how=np.sum: how(terms, axis=-1)))
+        hint = _which(got, _kl_mistakes(mu, log_var))
         raise AssertionError(hint or f"KL per image is {_fmt(got)}, expected {_fmt(expected)}: "
                                      "-0.5 * sum(1 + log_var - mu² - exp(log_var), axis=-1)")
     if not all(_has_gradient(tape, kl_tensor, [mu, log_var])):
@@ -461,15 +455,21 @@ def check_kl_divergence(fn):
     _passed(fn, "KL per image, summed over the latent dimensions")
 
 
-def _reconstruction_mistakes(x, x_hat, reduce):
-    x, x_hat = x.numpy(), x_hat.numpy()
-    error = x - x_hat
+def _reconstruction_mistakes(x, x_hat):
+    """Hints paired with the reconstruction loss per image that each mistake computes."""
+    error = x.numpy() - x_hat.numpy()
+
+    def per_image(values, reduce=np.sum):
+        return reduce(values, axis=(1, 2, 3))
+
     return [
         ("a per-pixel mean: sum the squared errors over height, width and channels, axis=(1, 2, 3)",
-         reduce(error**2, np.mean)),
-        ("absolute error: square the differences, (x - x_hat)²", reduce(np.abs(error))),
-        ("a square root too many: the loss is the sum of squared errors itself", np.sqrt(reduce(error**2))),
-        ("half the summed squared error: the loss is the sum itself, no ½", reduce(0.5 * error**2)),
+         per_image(error**2, np.mean)),
+        ("a sum of means over the channels (keras.losses.mean_squared_error takes the mean over the channels): "
+         "sum over the channels too", per_image(error**2) / error.shape[-1]),
+        ("absolute error: square the differences, (x - x_hat)²", per_image(np.abs(error))),
+        ("a square root too many: the loss is the sum of squared errors itself", np.sqrt(per_image(error**2))),
+        ("half the summed squared error: the loss is the sum itself, no ½", per_image(0.5 * error**2)),
     ]
 
 
@@ -492,13 +492,13 @@ def check_reconstruction_loss(fn):
     if hint:
         raise AssertionError(hint)
     if got.shape == tuple(x.shape[:3]):
-        raise AssertionError(f"shape {got.shape}: that averages over the channels only (as "
+        raise AssertionError(f"shape {got.shape}: that takes the mean over the channels only (as "
                              "keras.losses.mean_squared_error does); sum over height, width and channels")
     if got.shape != expected.shape:
         raise AssertionError(f"shape {got.shape} for images of shape {tuple(x.shape)}: expected {expected.shape}, "
                              "one sum per image, axis=(1, 2, 3)")
     if not _same(got, expected):
-        hint = _which(got, _reconstruction_mistakes(x, x_hat, lambda t, how=np.sum: how(t, axis=(1, 2, 3))))
+        hint = _which(got, _reconstruction_mistakes(x, x_hat))
         raise AssertionError(hint or f"the loss per image is {_fmt(got)}, expected {_fmt(expected)}: "
                                      "sum((x - x_hat)², axis=(1, 2, 3))")
     if not _has_gradient(tape, loss_tensor, [x_hat])[0]:
@@ -525,15 +525,14 @@ def check_find_the_bug_loss(fn):
         raise AssertionError(f"the loss has shape {got.shape}: return one number, the batch mean")
     expected = _numpy(ops.mean(reconstruction_loss(x, x_hat)))
     if not _same(got, expected):
-        hint = _which(got, [(hint, value.mean()) for hint, value in _reconstruction_mistakes(
-            x, x_hat, lambda t, how=np.sum: how(t, axis=(1, 2, 3)))] + [
+        hint = _which(got, [(hint, value.mean()) for hint, value in _reconstruction_mistakes(x, x_hat)] + [
             ("the loss is summed over the batch: take the batch mean", 3 * expected),
         ])
         raise AssertionError(hint or f"with KL = 0 the loss is {got:.4g}, expected the batch mean of the summed "
                                      f"squared error, {expected:.4g}")
     got, expected = _numpy(only_kl), _numpy(ops.mean(kl_divergence(mu, log_var)))
     if not _same(got, expected):
-        hint = _which(got, _kl_mistakes(mu, log_var, lambda terms, how=np.sum: how(terms, axis=-1).mean()) + [
+        hint = _which(got, [(hint, value.mean()) for hint, value in _kl_mistakes(mu, log_var)] + [
             ("there is no KL term: loss = reconstruction + KL", 0.0),
         ])
         raise AssertionError(hint or f"with no reconstruction error the loss is {got:.4g}, expected the batch "
@@ -548,12 +547,12 @@ def check_find_the_bug_loss(fn):
 
 def check_find_the_bug_sampling(fn):
     """``fn(mu, log_var) -> z``, the tutorial's sampling function fixed: the contract of :func:`check_sampling`."""
-    _check_sampling(fn)
+    check_sampling(fn)
 
 
 def check_find_the_bug_decoder(build):
     """``build(latent_dim) -> keras.Model``, the tutorial's decoder fixed: the contract of :func:`check_decoder`."""
-    _check_decoder(build)
+    check_decoder(build)
 
 
 # ---------------------------------------------------------------------------------------
@@ -713,7 +712,8 @@ def _probe_decoder():
 
 def _codes_of(images, kernel):
     """The codes z that the probe decoder turned into ``images`` (least squares on the logits)."""
-    p = np.clip(images.reshape(len(images), -1)[:, :256].astype(np.float64), 1e-6, 1 - 1e-6)  # 256 values: plenty
+    # 256 values of each image are plenty to find its 4 numbers
+    p = np.clip(images.reshape(len(images), -1)[:, :256].astype(np.float64), 1e-6, 1 - 1e-6)
     return np.linalg.lstsq(kernel[:, :256].T, np.log(p / (1 - p)).T, rcond=None)[0].T
 
 
@@ -811,7 +811,8 @@ def check_gaussian_nll(fn):
         got = _numpy(got)
         sse, values = np.sum((x.numpy() - x_hat.numpy()) ** 2, axis=(1, 2, 3)), np.prod(IMAGE_SHAPE)
         constant = values * 0.5 * np.log(2 * np.pi)
-        expected = sse / (2 * sigma**2) + values * np.log(sigma) + constant
+        rest = values * np.log(sigma) + constant  # the terms without the squared error
+        expected = sse / (2 * sigma**2) + rest
         if got.shape != expected.shape:
             raise AssertionError(f"shape {got.shape}: expected {expected.shape}, one NLL per image (sum over "
                                  "height, width and channels)")
@@ -821,8 +822,8 @@ def check_gaussian_nll(fn):
             ("the constant is missing: each value adds ½·log 2π", expected - constant),
             ("the log σ term is missing: each value adds log σ", expected - values * np.log(sigma)),
             ("log σ² where log σ belongs (½·log σ² = log σ)", expected + values * np.log(sigma)),
-            ("the ½ is missing: the squared error is divided by 2σ²", sse / sigma**2 + expected - sse / (2 * sigma**2)),
-            ("the squared error is divided by 2σ where 2σ² belongs", sse / (2 * sigma) + expected - sse / (2 * sigma**2)),
+            ("the ½ is missing: the squared error is divided by 2σ²", rest + sse / sigma**2),
+            ("the squared error is divided by 2σ where 2σ² belongs", rest + sse / (2 * sigma)),
             ("a mean over the values: the NLL of an image sums over its values", expected / values),
             ("the sign: that is the log-likelihood; the NLL is its negative", -expected),
         ])

@@ -350,8 +350,8 @@ def main():
     print(table(rows, ["model", "images/s", "vs reference", "images/CPU-s", "vs reference (CPU)",
                        "first epoch s", "later epochs s", "epoch end s"]))
     print("  epoch end s: from the last batch to the end of the epoch's callbacks; for training.train the "
-          "checkpoint model.keras (which the backup links), the sample grid and the backup's metadata, which the "
-          "other columns leave out")
+          "checkpoint model.keras, the backup, the TensorBoard logs and the sample grid, which the other columns "
+          "leave out")
     for r in runners:
         if r.note:
             print(f"  {r.name}: {r.note}")

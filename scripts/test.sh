@@ -1,8 +1,22 @@
 #!/usr/bin/env bash
-# Quick start, second command: set up, then run the whole test suite
-# (unit tests, the notebooks under nbval, the browser test). Extra arguments go to pytest.
+# Quick start, second command: set up, then run the whole test suite: the unit tests, the notebooks under nbval
+# with their exercises solved (solutions/fill.py writes those copies to build/notebooks/), and the browser test,
+# which runs the notebooks as students get them, exercises unfilled. Extra arguments go to pytest, for example
+#   bash scripts/test.sh -m "not slow"     the fast tier: in-process unit tests
+#   bash scripts/test.sh --oldest [...]    the same with the lowest versions pyproject.toml allows, in .venv-oldest
+#                                          (scripts/setup-oldest.sh); without pytest arguments, the fast tier
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash scripts/setup.sh --test
+venv=.venv
+if [ "${1:-}" = "--oldest" ]; then
+  shift
+  venv=.venv-oldest
+  bash scripts/setup-oldest.sh
+  [ $# -eq 0 ] && set -- -m "not slow"
+else
+  bash scripts/setup.sh --test
+fi
 export VAE_TUTORIAL_EPOCHS="${VAE_TUTORIAL_EPOCHS:-2}"  # notebooks train briefly under test
-exec .venv/bin/python -m pytest "$@"
+rm -rf build/notebooks
+"$venv/bin/python" solutions/fill.py notebooks/*.ipynb --output build/notebooks
+exec "$venv/bin/python" -m pytest "$@"

@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+import vae_tutorial  # noqa: F401  (first: the solutions' TensorFlow start-up lines are filtered)
+
 SOLUTIONS = Path(__file__).resolve().parent
 
 

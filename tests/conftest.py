@@ -31,6 +31,18 @@ def run_cli(*args, cwd=None, timeout=600, env=None, interrupt=None):
                           env={**os.environ, **(env or {})}, preexec_fn=default_sigint)
 
 
+def cli_here(capsys, *args):
+    """``vae-tutorial ARGS`` in this process, for what needs no fresh process: a CompletedProcess (text)."""
+    from vae_tutorial.cli import main
+
+    try:
+        code = main([str(arg) for arg in args])
+    except SystemExit as exit:  # argparse's errors and --help
+        code = exit.code
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, captured.out, captured.err)
+
+
 def pytest_collection_modifyitems(items):
     """The notebooks are part of the slow tier (``pytest -m "not slow"`` leaves them out)."""
     for item in items:
@@ -70,6 +82,15 @@ def make_messy_folder(root: Path) -> tuple[set[str], set[str]]:
     add("truncated.png", lambda p: p.write_bytes(good_png.read_bytes()[:-60]), False)
     add("notes.txt", lambda p: p.write_text("a note"), False)
     return good, bad
+
+
+@pytest.fixture(scope="session", autouse=True)
+def image_cache_dir(tmp_path_factory):
+    """The image cache of every test, and of every command line a test runs, in a temporary folder."""
+    from vae_tutorial.image_cache import CACHE_DIR_ENV
+
+    os.environ[CACHE_DIR_ENV] = str(tmp_path_factory.mktemp("image-cache"))
+    return Path(os.environ[CACHE_DIR_ENV])
 
 
 @pytest.fixture

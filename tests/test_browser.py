@@ -18,8 +18,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
-
 from lab_harness import (CHROMIUM_ARGS, JupyterLabServer, explorer_snapshot, move_slider_and_wait, open_notebook,
                          picture_change, png_outputs, rendered_images, run_all, shutdown_kernel, strip_outputs,
                          transcript, upload_and_wait, write_notebook)
@@ -38,7 +36,7 @@ MIN_FIGURES = {"01": 1, "02": 1, "03": 2, "04": 1, "05": 2, "06": 6}
 # pixel values in [0, 1]. A slider on one latent dimension of a trained model changed it by about 0.05 (issue 20).
 VISIBLE_CHANGE = 0.1
 
-pytestmark = pytest.mark.timeout(RUN_TIMEOUT + 300)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(RUN_TIMEOUT + 300)]
 
 
 class Lab:

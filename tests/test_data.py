@@ -1,9 +1,20 @@
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from vae_tutorial.data import DataError, find_images, load_dataset, make_pipeline, preprocess_image, split_paths, \
-    visualize_batch
+from conftest import run_cli
+from vae_tutorial import data, image_cache
+from vae_tutorial.data import DataError, find_images, load_dataset, make_pipeline, preprocess_image, read_images, \
+    split_paths, visualize_batch
 
 
 def test_preprocess_shape_range_and_dtype(messy_folder):
@@ -71,8 +82,11 @@ def test_split_keeps_groups_together():
     assert split_paths(paths, 0.25, seed=1, group_of=lambda p: p.split("_")[0]) == (train, val)
 
 
-def test_pipeline_batches(shapes_folder):
-    paths = find_images(shapes_folder, progress=False).paths
+@pytest.mark.parametrize("cached", [True, False], ids=["from the cache", "decoded by the pipeline"])
+def test_pipeline_batches(shapes_folder, cached):
+    folder = find_images(shapes_folder, progress=False)
+    paths = folder.paths if cached else [os.path.join(p.parent, ".", p.name) for p in folder.paths]  # not as cached
+    assert (image_cache.find_store(paths, 64) is not None) == cached
     ds = make_pipeline(paths, batch_size=64, seed=0)
     batches = [b.numpy() for b in ds]
     assert [len(b) for b in batches] == [64, 64, 32]
@@ -112,3 +126,280 @@ def test_visualize_batch_returns_a_figure():
         visualize_batch(images, n=0)
     with pytest.raises(ValueError, match="shape"):
         visualize_batch(np.zeros((4, 64, 64)))
+
+
+# ---------------------------------------------------------------------------------------
+# The image cache: one decode per file, reused, rebuilt when it cannot be trusted
+# ---------------------------------------------------------------------------------------
+
+ROW = 64 * 64 * 3  # bytes of one decoded image
+
+
+@pytest.fixture
+def decoded(monkeypatch):
+    """The paths ``decode_image`` is called on, in every thread, from now on."""
+    calls = []
+    original = data.decode_image
+
+    def counting(path, image_size=64):
+        calls.append(Path(path))
+        return original(path, image_size)
+
+    monkeypatch.setattr(data, "decode_image", counting)
+    return calls
+
+
+def colour_folder(root: Path, n: int = 8) -> Path:
+    """``n`` PNGs of different colours and sizes (one not square)."""
+    root.mkdir(parents=True)
+    for i in range(n):
+        Image.new("RGB", (40 + 7 * i, 40), (30 * i, 255 - 30 * i, 100)).save(root / f"{i:03d}.png")
+    return root
+
+
+def test_each_file_is_decoded_once_and_a_second_run_decodes_none(messy_folder, tmp_path, decoded):
+    folder, good, bad = messy_folder
+    cache = tmp_path / "cache"
+    found = find_images(folder, progress=False, cache_dir=cache)
+    images = np.concatenate([b.numpy() for b in make_pipeline(found.paths, batch_size=4, shuffle=False)])
+    candidates = len(good) + len(bad) - 1  # notes.txt is skipped by its name, never decoded
+    assert len(decoded) == len(set(decoded)) == candidates  # the pipeline decoded nothing more
+
+    decoded.clear()
+    again = find_images(folder, progress=False, cache_dir=cache)
+    assert decoded == []
+    assert again.paths == found.paths and again.skipped == found.skipped  # each skip with its reason
+    assert again.images is found.images  # read once per process: no second copy in memory
+    train, val = load_dataset(folder, batch_size=4, validation_split=0.25, progress=False, cache_dir=cache)
+    assert sum(len(b) for b in train) + sum(len(b) for b in val) == len(good)
+    assert decoded == []
+    np.testing.assert_array_equal(images, np.stack([preprocess_image(p) for p in found.paths]))
+
+
+def test_decoded_images_are_kept_as_uint8(tmp_path):
+    folder = colour_folder(tmp_path / "c")
+    found = find_images(folder, progress=False, cache_dir=tmp_path / "cache")
+    rows = found.images.read(range(len(found.paths)))
+    assert found.images.in_memory and rows.dtype == np.uint8 and rows.shape == (8, 64, 64, 3)
+    assert found.images.location.stat().st_size == 8 * ROW
+    np.testing.assert_array_equal(rows.astype(np.float32) / 255, np.stack([preprocess_image(p) for p in found.paths]))
+    np.testing.assert_array_equal(read_images(found.paths[2:4]), rows[2:4].astype(np.float32) / 255)
+
+
+def test_beyond_the_memory_budget_images_are_read_from_disk(tmp_path, decoded):
+    folder = colour_folder(tmp_path / "c")
+    cache = tmp_path / "cache"
+    expected = np.stack([preprocess_image(p) for p in sorted(folder.iterdir())])
+    for run in ("built", "reused"):
+        decoded.clear()
+        found = find_images(folder, progress=False, cache_dir=cache, memory_budget=8 * ROW - 1)
+        assert not found.images.in_memory
+        assert len(decoded) == (8 if run == "built" else 0)
+        batches = [b.numpy() for b in make_pipeline(found.paths, batch_size=3, shuffle=False)]
+        assert [len(b) for b in batches] == [3, 3, 2]
+        np.testing.assert_array_equal(np.concatenate(batches), expected)
+        shuffled = np.concatenate([b.numpy() for b in make_pipeline(found.paths, batch_size=3, seed=1)])
+        assert sorted(shuffled.sum(axis=(1, 2, 3))) == sorted(expected.sum(axis=(1, 2, 3)))
+    held = find_images(folder, progress=False, cache_dir=cache, memory_budget=8 * ROW)
+    assert held.images.in_memory and len(decoded) == 0
+
+
+def change_folder(folder: Path, change: str) -> None:
+    later = time.time_ns() + 5_000_000_000  # a modification time certainly different from the first one
+    if change == "rewritten":
+        Image.new("RGB", (47, 40), (0, 0, 255)).save(folder / "001.png")  # same name and size, new colour
+        os.utime(folder / "001.png", ns=(later, later))
+    elif change == "touched":
+        os.utime(folder / "002.png", ns=(later, later))
+    elif change == "added":
+        Image.new("RGB", (64, 64), (1, 2, 3)).save(folder / "new.png")
+    elif change == "removed":
+        (folder / "003.png").unlink()
+    elif change == "permissions changed":  # its change time moves: it may have become readable
+        (folder / "004.png").chmod(0o600)
+
+
+@pytest.mark.parametrize("change", ["rewritten", "touched", "added", "removed", "permissions changed"])
+def test_a_changed_folder_is_decoded_again(tmp_path, decoded, change):
+    folder = colour_folder(tmp_path / "c")
+    cache = tmp_path / "cache"
+    first = find_images(folder, progress=False, cache_dir=cache)
+    del first
+    change_folder(folder, change)
+    decoded.clear()
+    second = find_images(folder, progress=False, cache_dir=cache)
+    files = sorted(folder.iterdir())
+    assert sorted(decoded) == files
+    assert second.paths == files and second.skipped == []
+    np.testing.assert_array_equal(read_images(second.paths), np.stack([preprocess_image(p) for p in files]))
+    decoded.clear()
+    find_images(folder, progress=False, cache_dir=cache)
+    assert decoded == []
+
+
+def damage_cache(folder: Path, damage: str) -> None:
+    images, manifest = folder / image_cache.DATA, folder / image_cache.MANIFEST
+    if damage == "a byte flipped":
+        content = bytearray(images.read_bytes())
+        content[len(content) // 2] ^= 0x10
+        images.write_bytes(bytes(content))
+    elif damage == "cut short":
+        images.write_bytes(images.read_bytes()[:-100])
+    elif damage == "images missing":
+        images.unlink()
+    elif damage == "manifest garbled":
+        manifest.write_text(manifest.read_text()[:40])
+    elif damage == "manifest missing":  # as a kill after the rows were renamed into place leaves it
+        manifest.unlink()
+
+
+@pytest.mark.parametrize("budget", [None, 0], ids=["in memory", "on disk"])
+@pytest.mark.parametrize("damage", ["a byte flipped", "cut short", "images missing", "manifest garbled",
+                                    "manifest missing"])
+def test_a_damaged_cache_is_rebuilt(tmp_path, decoded, damage, budget):
+    folder = colour_folder(tmp_path / "c")
+    cache = tmp_path / "cache"
+    first = find_images(folder, progress=False, cache_dir=cache, memory_budget=budget)
+    expected = first.images.read(range(8))
+    damage_cache(first.images.location.parent, damage)
+    del first
+    decoded.clear()
+    second = find_images(folder, progress=False, cache_dir=cache, memory_budget=budget)
+    assert len(decoded) == 8
+    np.testing.assert_array_equal(second.images.read(range(8)), expected)
+    decoded.clear()
+    find_images(folder, progress=False, cache_dir=cache, memory_budget=budget)
+    assert decoded == []
+
+
+def test_an_interrupted_decoding_leaves_nothing_to_trust(tmp_path, monkeypatch, decoded):
+    folder = colour_folder(tmp_path / "c")
+    cache = tmp_path / "cache"
+    find_images(folder, progress=False, cache_dir=cache)  # an older cache of the folder...
+    (folder / "000.png").unlink()  # ...which no longer matches it
+    original = data._read_image
+
+    def ctrl_c_at_the_fourth(path, image_size):
+        if len(decoded) == 3:
+            raise KeyboardInterrupt
+        return original(path, image_size)
+
+    monkeypatch.setattr(data, "_read_image", ctrl_c_at_the_fourth)
+    decoded.clear()
+    with pytest.raises(KeyboardInterrupt):
+        find_images(folder, progress=False, cache_dir=cache, workers=1)
+    (entry,) = cache.iterdir()
+    assert sorted(p.name for p in entry.iterdir()) == ["lock"]  # the old cache gone, nothing half-written
+    monkeypatch.setattr(data, "_read_image", original)
+    decoded.clear()
+    find_images(folder, progress=False, cache_dir=cache)
+    assert len(decoded) == 7
+
+
+KILLED_WHILE_DECODING = """
+import os, signal, sys
+from vae_tutorial import data, image_cache
+image_cache._CHUNK = 2 * 64 * 64 * 3  # rows reach the file two at a time
+original, calls = data.decode_image, []
+def dying(path, image_size=64):
+    calls.append(path)
+    if len(calls) == 6:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(path, image_size)
+data.decode_image = dying
+data.find_images(sys.argv[1], progress=False, cache_dir=sys.argv[2], workers=1)
+"""
+
+
+def test_a_decoding_killed_outright_is_not_trusted(tmp_path, decoded):
+    folder = colour_folder(tmp_path / "c")
+    cache = tmp_path / "cache"
+    killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_DECODING, str(folder), str(cache)],
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    (entry,) = cache.iterdir()
+    (left,) = entry.glob("*.tmp")
+    assert left.stat().st_size > 0 and not (entry / image_cache.MANIFEST).exists()
+    found = find_images(folder, progress=False, cache_dir=cache)
+    assert len(decoded) == 8
+    assert list(entry.glob("*.tmp")) == []  # the leftover is removed
+    np.testing.assert_array_equal(found.images.read(range(8)), np.stack([data.decode_image(p) for p in found.paths]))
+
+
+def test_two_runs_at_once_decode_the_folder_once(tmp_path, monkeypatch, decoded):
+    folder = colour_folder(tmp_path / "c")
+    original = data._read_image
+
+    def slow(path, image_size):
+        time.sleep(0.05)
+        return original(path, image_size)
+
+    monkeypatch.setattr(data, "_read_image", slow)
+    found = []
+    runs = [threading.Thread(target=lambda: found.append(find_images(folder, progress=False, workers=2,
+                                                                     cache_dir=tmp_path / "cache")))
+            for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    assert len(decoded) == 8 and len(found) == 2  # one built the cache while the other waited, then read it
+
+
+def test_too_little_disk_space_is_refused_beyond_the_budget(tmp_path, monkeypatch):
+    folder = colour_folder(tmp_path / "c")
+    monkeypatch.setattr(image_cache.shutil, "disk_usage", lambda path: SimpleNamespace(free=1000))
+    with pytest.raises(DataError, match=r"^not enough disk space for the image cache: it needs 96\.0 KiB in .*, "
+                       r"which has 1000 bytes free; choose another cache folder \(--cache-dir"):
+        find_images(folder, progress=False, cache_dir=tmp_path / "cache", memory_budget=0)
+    notes = []
+    found = find_images(folder, progress=False, cache_dir=tmp_path / "cache", log=notes.append)
+    assert found.images.in_memory and found.images.location is None
+    assert "not enough disk space" in notes[-1] and "held in memory only" in notes[-1]
+    assert len(read_images(found.paths)) == 8
+
+
+def test_a_cache_folder_that_cannot_be_written(tmp_path):
+    folder = colour_folder(tmp_path / "c")
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    with pytest.warns(UserWarning, match="cannot write the image cache in .*held in memory only"):
+        found = find_images(folder, progress=False, cache_dir=not_a_folder)
+    assert found.images.in_memory and len(found.paths) == 8
+    with pytest.raises(DataError, match="cannot write the image cache"):
+        find_images(folder, progress=False, cache_dir=not_a_folder, memory_budget=100)
+
+
+def test_where_the_cache_lives(monkeypatch, tmp_path):
+    monkeypatch.delenv(image_cache.CACHE_DIR_ENV, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert image_cache.default_cache_dir() == tmp_path / "home" / ".cache" / "vae-tutorial"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert image_cache.default_cache_dir() == tmp_path / "xdg" / "vae-tutorial"
+    monkeypatch.setenv(image_cache.CACHE_DIR_ENV, str(tmp_path / "mine"))
+    assert image_cache.default_cache_dir() == tmp_path / "mine"
+    find_images(colour_folder(tmp_path / "c"), progress=False)
+    assert len(list((tmp_path / "mine").glob("*/manifest.json"))) == 1
+
+
+def test_the_command_line_reports_and_reuses_the_cache(trained_run, tmp_path):
+    out, _ = trained_run
+    folder = colour_folder(tmp_path / "c")
+    reconstruct = ["reconstruct", "--model", out / "model.keras", "--data", folder, "--n", "4",
+                   "--out", tmp_path / "r.png", "--cache-dir", tmp_path / "cache"]
+    first = run_cli(*reconstruct)
+    assert first.returncode == 0, first.stderr[-2000:]
+    (entry,) = (tmp_path / "cache").iterdir()
+    assert f"decoding 8 files into a cache of up to 96.0 KiB in {entry} (held in memory)" in first.stdout
+    second = run_cli(*reconstruct)
+    assert f"reusing the decoded images cached in {entry} (8 images, 96.0 KiB, held in memory)" in second.stdout
+    assert "decoding" not in second.stdout
+    third = run_cli(*reconstruct, "--rebuild-cache")
+    assert "decoding 8 files" in third.stdout
+    refused = run_cli("train", "--data", folder, "--epochs", "1", "--out", tmp_path / "o", "--cache-memory", "0",
+                      "--cache-dir", tmp_path / "r.png")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr[-2000:]
+    assert "error: cannot write the image cache" in refused.stderr and "--cache-dir" in refused.stderr
+    bad = run_cli("train", "--cache-memory", "lots")
+    assert bad.returncode == 2 and "--cache-memory: expected a size such as 2G, 512M or 0, got 'lots'" in bad.stderr

@@ -31,9 +31,9 @@ print(json.dumps({"codes": codes, "imported": sorted(m for m in ("tensorflow", "
     assert json.loads(python(code)) == {"codes": [0, 0, 0, 2], "imported": []}
 
 
-@pytest.mark.parametrize("first", ["vae_tutorial", "keras"])
-def test_keras_load_model_loads_a_trained_model_after_import_vae_tutorial(trained_run, first):
-    second = "keras" if first == "vae_tutorial" else "vae_tutorial"
+@pytest.mark.parametrize("first, second", [("vae_tutorial", "keras"), ("keras", "vae_tutorial"),
+                                           ("vae_tutorial.encoder", "keras")])  # Keras imported by the package
+def test_keras_load_model_loads_a_trained_model_after_import_vae_tutorial(trained_run, first, second):
     model = trained_run[0] / "model.keras"
     code = f"""
 import {first}

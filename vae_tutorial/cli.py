@@ -1,4 +1,4 @@
-"""The command line: ``vae-tutorial train | generate | reconstruct`` (also ``python -m vae_tutorial``).
+"""The command line: ``vae-tutorial train | generate | reconstruct | evaluate`` (also ``python -m vae_tutorial``).
 
 Errors the user can fix are one line on stderr and exit status 2, never a traceback.
 """
@@ -6,6 +6,10 @@ Errors the user can fix are one line on stderr and exit status 2, never a traceb
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import re
+import shutil
 import signal
 import sys
 import time
@@ -45,6 +49,27 @@ def _positive_float(text):
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
+
+
+def _size(text):
+    """An argparse type: a number of bytes such as 2G, 512M or 0 (K, M, G, T: powers of 1024)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([KMGT]?)(?:I?B)?\s*", text.upper())
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected a size such as 2G, 512M or 0, got {text!r}")
+    return int(float(match[1]) * 1024 ** " KMGT".index(match[2] or " "))
+
+
+def _add_cache_options(parser, memory: bool) -> None:
+    parser.add_argument("--cache-dir", type=Path,
+                        help="folder for the decoded images that later runs on the same data reuse (default "
+                        "$VAE_TUTORIAL_CACHE_DIR, else $XDG_CACHE_HOME/vae-tutorial or ~/.cache/vae-tutorial); "
+                        "deleting it is always safe")
+    if memory:
+        parser.add_argument("--cache-memory", type=_size, default=None,
+                            help="decoded images (12 KiB each) are held in memory up to this size and read "
+                            "from the cache on disk beyond it (default 2G)")
+    parser.add_argument("--rebuild-cache", action="store_true",
+                        help="decode the images again, replacing their cache")
 
 
 def _fraction(text):
@@ -87,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="tf.distribute strategy: 'mirrored' trains on every GPU of this machine, 'multiworker' "
                        "on several machines described by $TF_CONFIG; --batch-size is then split across them "
                        "(default: 'default', one device)")
+    _add_cache_options(train, memory=True)
     train.set_defaults(func=cmd_train)
 
     generate = commands.add_parser("generate", help="decode random z ~ N(0, I) into new images",
@@ -109,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     reconstruct.add_argument("--seed", type=_seed, default=0, help="which images: random seed (default 0)")
     reconstruct.add_argument("--out", type=Path, default=Path("reconstructed.png"),
                              help="PNG to write (default reconstructed.png)")
+    _add_cache_options(reconstruct, memory=False)
     reconstruct.set_defaults(func=cmd_reconstruct)
 
     evaluate = commands.add_parser("evaluate", help="held-out ELBO, bits per dimension and IWAE bound of a model",
@@ -182,14 +209,14 @@ def _check_png_target(path: Path) -> None:
 def _write_figures(model, val_paths, out: Path, seed: int, image_size: int) -> None:
     import numpy as np
 
-    from vae_tutorial.data import preprocess_image
+    from vae_tutorial.data import read_images
     from vae_tutorial.generation import generate, plot_generated, plot_reconstructions, reconstruct
     from vae_tutorial.runs import replace_atomically
 
     fig = plot_generated(generate(model, 64, seed=seed))
     replace_atomically(lambda p: fig.savefig(p, format="png", dpi=100), out / "samples.png")
     chosen = np.random.default_rng(seed).permutation(len(val_paths))[:16]
-    originals = np.stack([preprocess_image(val_paths[i], image_size) for i in sorted(chosen)])
+    originals = read_images([val_paths[i] for i in sorted(chosen)], image_size)
     fig = plot_reconstructions(originals, reconstruct(model, originals),
                                title="Reconstructions of validation images: originals above, "
                                "decoded from their encodings below")
@@ -197,9 +224,15 @@ def _write_figures(model, val_paths, out: Path, seed: int, image_size: int) -> N
 
 
 def cmd_train(args) -> int:
+    # A strategy must exist before TensorFlow runs any operation (multi-worker collectives).
+    strategy = _make_strategy(args.strategy)
     from vae_tutorial import runs
+    from vae_tutorial.fast.distribute import per_worker_pipeline, worker
 
     out = args.out or default_out(args.data)
+    index, workers = worker(strategy)
+    if index > 0:  # only the chief writes the run folder; the other workers keep their state apart
+        out = out / "workers" / f"worker_{index}"
     _check_writable(out)
     image_size = 64
     config = {"data": args.data if args.data in ("emoji", "shapes") else str(Path(args.data).expanduser().resolve()),
@@ -209,15 +242,14 @@ def cmd_train(args) -> int:
     if args.overwrite:
         runs.clear(out)
     state = runs.run_state(out, config, args.epochs)
-    # A strategy must exist before TensorFlow runs any operation (multi-worker collectives).
-    strategy = _make_strategy(args.strategy)
     from vae_tutorial.data import find_images, make_pipeline, split_paths
     from vae_tutorial.model import load_vae
     from vae_tutorial.training import TrainingDiverged, build_vae, train
 
     folder_path, group_of, name = resolve_data(args.data, out, args.seed, args.shapes)
     say(f"reading images from {folder_path}")
-    folder = find_images(folder_path, image_size=image_size)
+    folder = find_images(folder_path, image_size=image_size, cache_dir=args.cache_dir,
+                         memory_budget=args.cache_memory, rebuild_cache=args.rebuild_cache, log=say)
     skipped = "".join(f"{p}\t{r}\n" for p, r in folder.skipped)
     runs.replace_atomically(lambda p: p.write_text(skipped, encoding="utf-8"), out / "skipped.txt")
     say(f"{len(folder.paths)} usable images, {len(folder.skipped)} skipped"
@@ -240,8 +272,15 @@ def cmd_train(args) -> int:
     import keras
 
     keras.utils.set_random_seed(args.seed)
-    train_ds = make_pipeline(train_paths, args.batch_size, shuffle=True, seed=args.seed, image_size=image_size)
-    val_ds = make_pipeline(val_paths, args.batch_size, shuffle=False, image_size=image_size) if val_paths else None
+    if workers > 1:
+        say(f"worker {index} of {workers}: each worker trains on its share of the images")
+        train_ds = per_worker_pipeline(strategy, train_paths, args.batch_size, make_pipeline, shuffle=True,
+                                       seed=args.seed, image_size=image_size)
+        val_ds = per_worker_pipeline(strategy, val_paths, args.batch_size, make_pipeline, shuffle=False,
+                                     image_size=image_size) if len(val_paths) >= workers else None
+    else:
+        train_ds = make_pipeline(train_paths, args.batch_size, shuffle=True, seed=args.seed, image_size=image_size)
+        val_ds = make_pipeline(val_paths, args.batch_size, shuffle=False, image_size=image_size) if val_paths else None
     model = build_vae(latent_dim=args.latent_dim, learning_rate=args.learning_rate, image_size=image_size,
                       seed=args.seed, strategy=strategy)
     runs.write_config(out, {**config, "epochs": args.epochs, "finished": False})
@@ -258,8 +297,14 @@ def cmd_train(args) -> int:
         raise UsageError(f"training diverged: {exc}; {kept}; try a smaller --learning-rate "
                          "(with another --out or --overwrite)") from None
     elapsed = time.perf_counter() - start
+    _write_figures(model, val_paths or train_paths, out, args.seed, image_size)  # every worker: predict is collective
+    if index > 0:
+        shutil.rmtree(out)  # a finished run resumes nothing: the worker's state is of no more use
+        with contextlib.suppress(OSError):  # the last worker to finish removes workers/
+            out.parent.rmdir()
+        say(f"worker {index} done; the chief (worker 0) wrote the model, history and figures")
+        return 0
     runs.write_config(out, {**config, "epochs": args.epochs, "finished": True})
-    _write_figures(model, val_paths or train_paths, out, args.seed, image_size)
     last = {k: v[-1] for k, v in history.history.items() if v}
     summary = ", ".join(f"{k} {last[k]:.2f}" for k in ("val_reconstruction_loss", "val_kl_loss") if k in last)
     if "val_reconstruction_loss" in last:
@@ -304,7 +349,7 @@ def cmd_generate(args) -> int:
 def cmd_reconstruct(args) -> int:
     import numpy as np
 
-    from vae_tutorial.data import find_images, preprocess_image
+    from vae_tutorial.data import find_images, read_images
     from vae_tutorial.generation import plot_reconstructions, reconstruct
     from vae_tutorial.model import load_vae
     from vae_tutorial.runs import replace_atomically
@@ -312,9 +357,10 @@ def cmd_reconstruct(args) -> int:
     model = load_vae(args.model)
     _check_png_target(args.out)
     folder_path, _, _ = resolve_data(args.data, Path("runs") / "shapes-data", args.seed)
-    folder = find_images(folder_path, image_size=model.image_size)
+    folder = find_images(folder_path, image_size=model.image_size, cache_dir=args.cache_dir,
+                         rebuild_cache=args.rebuild_cache, log=say)
     chosen = sorted(np.random.default_rng(args.seed).permutation(len(folder.paths))[:args.n])
-    originals = np.stack([preprocess_image(folder.paths[i], model.image_size) for i in chosen])
+    originals = read_images([folder.paths[i] for i in chosen], model.image_size)
     fig = plot_reconstructions(originals, reconstruct(model, originals))
     replace_atomically(lambda p: fig.savefig(p, format="png", dpi=100), args.out)
     say(f"wrote {len(originals)} originals and their reconstructions to {args.out}")

@@ -1,22 +1,29 @@
 """Images in, tensors out: preprocessing, finding images in a folder, the tf.data pipeline.
 
-Every image goes through :func:`preprocess_image`: decode with Pillow (EXIF orientation
+Every image goes through :func:`decode_image`: decode with Pillow (EXIF orientation
 applied), convert to RGB (greyscale expanded, alpha composited on white, 16-bit scaled
-down, palette and CMYK converted), centre-crop to a square, resize to 64×64 and scale
-to [0, 1].
+down, palette and CMYK converted), centre-crop to a square and resize to 64×64, as uint8;
+:func:`preprocess_image` scales it to [0, 1]. :func:`find_images` decodes each file of a
+folder once and keeps the decoded images in the image cache (:mod:`vae_tutorial.image_cache`,
+in memory or on disk), which :func:`make_pipeline` reads and later runs reuse.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Hashable, Sequence
 
 import numpy as np
+import PIL
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from vae_tutorial import image_cache
 
 IMAGE_SIZE = 64
 IMAGE_EXTENSIONS = frozenset(
@@ -26,6 +33,9 @@ IMAGE_EXTENSIONS = frozenset(
 # limit, about 89 million pixels (9 459 × 9 459). A 10 000 × 10 000 PNG would need 300 MB per
 # decoding thread only to be shrunk to 64 × 64.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+# Names the decoder in the image cache's key: change it whenever decode_image's output changes, so
+# that caches of the old output are rebuilt.
+DECODER_VERSION = f"decode_image 1, Pillow {PIL.__version__}"
 
 
 class DataError(ValueError):
@@ -34,11 +44,17 @@ class DataError(ValueError):
 
 @dataclass
 class ImageFolder:
-    """What :func:`find_images` found: the usable images and the skipped files with reasons."""
+    """What :func:`find_images` found: the usable images and the skipped files with reasons.
+
+    ``images`` holds the decoded images of ``paths`` (uint8, one row per path, in order), which
+    :func:`make_pipeline` and :func:`read_images` read while this object, or a pipeline made
+    from it, is in use.
+    """
 
     directory: Path
     paths: list[Path] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    images: image_cache.ImageStore | None = None
 
     def report(self, limit: int = 20) -> str:
         """A short human-readable report of what was skipped and why."""
@@ -79,8 +95,8 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img
 
 
-def preprocess_image(path: str | os.PathLike, image_size: int = IMAGE_SIZE) -> np.ndarray:
-    """Read one image file and return a float32 array (image_size, image_size, 3) in [0, 1].
+def decode_image(path: str | os.PathLike, image_size: int = IMAGE_SIZE) -> np.ndarray:
+    """Read one image file and return a uint8 array (image_size, image_size, 3).
 
     Raises ``OSError``/``ValueError`` (from Pillow or from the checks here) when the file
     cannot be used; :func:`find_images` turns those into skip reasons.
@@ -96,27 +112,34 @@ def preprocess_image(path: str | os.PathLike, image_size: int = IMAGE_SIZE) -> n
         img = ImageOps.exif_transpose(img)
         img = _to_rgb(img)
         img = ImageOps.fit(img, (image_size, image_size), method=Image.Resampling.LANCZOS)
-        return np.asarray(img, dtype=np.float32) / 255.0
+        return np.asarray(img, dtype=np.uint8)
 
 
-def _skip_reason(path: Path, image_size: int) -> str | None:
-    """None if the file decodes to a usable image, else a short reason."""
+def preprocess_image(path: str | os.PathLike, image_size: int = IMAGE_SIZE) -> np.ndarray:
+    """Read one image file and return a float32 array (image_size, image_size, 3) in [0, 1].
+
+    :func:`decode_image` divided by 255; raises as it does.
+    """
+    return decode_image(path, image_size).astype(np.float32) / 255.0
+
+
+def _read_image(path: Path, image_size: int) -> image_cache.Decoded:
+    """``(uint8 image, None)`` when the file decodes to a usable image, else ``(None, a short reason)``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning; we check size ourselves
-            preprocess_image(path, image_size)
+            return decode_image(path, image_size), None
     except PermissionError:
-        return "permission denied"
+        return None, "permission denied"
     except UnidentifiedImageError:
-        return "not an image Pillow can read"
+        return None, "not an image Pillow can read"
     except Image.DecompressionBombError as exc:
-        return f"image too large ({exc})"
+        return None, f"image too large ({exc})"
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         message = str(exc).strip() or type(exc).__name__
         if message.startswith(("empty file", "image too large")):
-            return message
-        return f"corrupt or unreadable image ({message})"
-    return None
+            return None, message
+        return None, f"corrupt or unreadable image ({message})"
 
 
 # ---------------------------------------------------------------------------------------
@@ -152,12 +175,23 @@ def find_images(
     image_size: int = IMAGE_SIZE,
     progress: bool = True,
     workers: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    memory_budget: int | None = None,
+    rebuild_cache: bool = False,
+    log: Callable[[str], None] | None = None,
 ) -> ImageFolder:
-    """Search ``directory`` recursively for usable images.
+    """Search ``directory`` recursively for usable images, decoding each one once.
 
-    Every candidate is decoded once (in parallel threads, with a progress bar): a file
-    counts as usable only if it decodes. Returns an :class:`ImageFolder` with the usable
-    paths (sorted) and each skipped file with its reason. A missing or empty folder
+    Every candidate file is decoded (in parallel threads, with a progress bar): a file counts
+    as usable only if it decodes, and its decoded image is kept, as uint8, in the image cache
+    for :func:`make_pipeline`. A later call on the unchanged folder reuses the cache instead
+    of decoding again; ``rebuild_cache`` decodes again anyway. ``cache_dir`` (default
+    :func:`vae_tutorial.image_cache.default_cache_dir`), ``memory_budget`` (bytes of images
+    held in memory, beyond which they are read from disk) and ``log`` (one-line notes about
+    the cache) are described in :func:`vae_tutorial.image_cache.load_or_build`.
+
+    Returns an :class:`ImageFolder` with the usable paths and each skipped file with its
+    reason. A missing or empty folder, or a cache that cannot be written where it must be,
     raises :class:`DataError`.
     """
     directory = Path(directory)
@@ -166,27 +200,68 @@ def find_images(
     if not directory.is_dir():
         raise DataError(f"not a folder: {directory}")
     candidates, skipped = _walk(directory)
-    workers = workers or min(8, (os.cpu_count() or 1) + 2)
-    pool = ThreadPoolExecutor(max_workers=workers)
-    try:
-        results = pool.map(lambda p: _skip_reason(p, image_size), candidates)
-        if progress and candidates:
-            from tqdm.auto import tqdm
-
-            results = tqdm(results, total=len(candidates), desc="Reading images", unit="img", leave=False)
-        reasons = list(results)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # Ctrl-C: drop the images not started yet
-    found = ImageFolder(directory)
-    for path, reason in zip(candidates, reasons):
-        if reason is None:
-            found.paths.append(path)
-        else:
-            skipped.append((path, reason))
-    found.skipped = sorted(skipped)
+    found = decode_files(directory, candidates, image_size, progress, workers, cache_dir=cache_dir,
+                         memory_budget=memory_budget, rebuild_cache=rebuild_cache, log=log)
+    found.skipped = sorted(skipped + found.skipped)
     if not found.paths:
         raise DataError(f"no usable images in {directory} ({len(found.skipped)} files skipped)")
     return found
+
+
+def decode_files(
+    directory: str | os.PathLike,
+    files: Sequence[Path],
+    image_size: int = IMAGE_SIZE,
+    progress: bool = True,
+    workers: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    memory_budget: int | None = None,
+    rebuild_cache: bool = False,
+    log: Callable[[str], None] | None = None,
+    part: str = "",
+) -> ImageFolder:
+    """Decode ``files`` (image files under ``directory``) once into the image cache, or reuse it.
+
+    The cache is keyed by exactly these files, so a subset of a folder (one worker's share,
+    told apart from the others by ``part``) has a cache of its own. Returns an
+    :class:`ImageFolder` of the files that decode and the others with their reasons. The other
+    arguments are those of :func:`find_images`.
+    """
+    try:
+        store, skipped = image_cache.load_or_build(
+            directory, files, image_size, lambda: _decode_in_order(files, image_size, progress, workers),
+            DECODER_VERSION, cache_dir, memory_budget, rebuild_cache, progress, log, part)
+    except image_cache.CacheError as exc:
+        raise DataError(str(exc)) from None
+    return ImageFolder(Path(directory), list(store.paths), skipped, store)
+
+
+def _decode_in_order(paths: Sequence[Path], image_size: int, progress: bool, workers: int | None):
+    """A generator of :func:`_read_image` of each of ``paths``, in order, decoded in threads.
+
+    At most a few images per thread are decoded ahead, so memory does not grow with the folder;
+    on Ctrl-C (or when the generator is closed) the images not yet started are dropped.
+    """
+    workers = workers or min(8, (os.cpu_count() or 1) + 2)
+    pool = ThreadPoolExecutor(max_workers=workers)
+    bar = None
+    if progress and paths:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(paths), desc="Reading images", unit="img", leave=False)
+    waiting = iter(paths)
+    started = deque(pool.submit(_read_image, path, image_size) for path in itertools.islice(waiting, 4 * workers))
+    try:
+        while started:
+            result = started.popleft().result()
+            started.extend(pool.submit(_read_image, path, image_size) for path in itertools.islice(waiting, 1))
+            if bar is not None:
+                bar.update()
+            yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if bar is not None:
+            bar.close()
 
 
 # ---------------------------------------------------------------------------------------
@@ -230,26 +305,58 @@ def make_pipeline(
     image_size: int = IMAGE_SIZE,
     drop_remainder: bool = False,
 ):
-    """A ``tf.data`` pipeline of float32 batches (B, image_size, image_size, 3) from image paths.
+    """A ``tf.data`` pipeline of float32 batches (B, image_size, image_size, 3) in [0, 1] from image paths.
 
-    decode in parallel → cache (decoded once, reused every epoch) → shuffle with a seed
-    → batch → prefetch (the next batch is prepared while the model trains).
+    When every one of ``paths`` is in an :class:`ImageFolder` still in use (from
+    :func:`find_images` or :func:`load_dataset`, or read by a pipeline made from it), exactly
+    as spelled there, the images come from its cache: row numbers
+    → shuffle with a seed → batch → read the rows (uint8) → float32 → prefetch (the next batch
+    is prepared while the model trains). Otherwise each file is decoded on the first pass and
+    kept in memory as uint8 for the later ones.
     """
     import tensorflow as tf
 
-    def load(path):
-        image = tf.numpy_function(
-            lambda p: preprocess_image(p.decode(), image_size), [path], tf.float32, stateful=False
-        )
-        image.set_shape((image_size, image_size, 3))
-        return image
+    found = image_cache.find_store(paths, image_size)
+    if found is not None:
+        store, rows = found
 
-    ds = tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).cache()
-    if shuffle:
-        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        def read(rows):
+            batch = tf.numpy_function(store.read, [rows], tf.uint8, stateful=False)
+            batch.set_shape((None, image_size, image_size, 3))
+            return batch
+
+        ds = tf.data.Dataset.from_tensor_slices(rows)
+        if shuffle:
+            ds = ds.shuffle(max(1, len(rows)), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        ds = ds.map(read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    else:
+        def load(path):
+            image = tf.numpy_function(lambda p: decode_image(p.decode(), image_size), [path], tf.uint8,
+                                      stateful=False)
+            image.set_shape((image_size, image_size, 3))
+            return image
+
+        ds = tf.data.Dataset.from_tensor_slices(tf.constant([os.fspath(p) for p in paths], dtype=tf.string))
+        ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).cache()
+        if shuffle:
+            ds = ds.shuffle(max(1, len(paths)), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(lambda batch: tf.cast(batch, tf.float32) / 255.0, num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def read_images(paths: Sequence[Path], image_size: int = IMAGE_SIZE) -> np.ndarray:
+    """The images of ``paths`` as float32 (N, image_size, image_size, 3) in [0, 1], in order.
+
+    Read from the cache of a live :class:`ImageFolder` that holds them all, else decoded here.
+    """
+    found = image_cache.find_store(paths, image_size)
+    if found is None:
+        return np.stack([preprocess_image(p, image_size) for p in paths]).reshape(-1, image_size, image_size, 3)
+    store, rows = found
+    return store.read(rows).astype(np.float32) / 255.0
 
 
 def load_dataset(
@@ -261,17 +368,22 @@ def load_dataset(
     image_size: int = IMAGE_SIZE,
     group_of: Callable[[Path], Hashable] | None = None,
     progress: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+    memory_budget: int | None = None,
 ):
     """Find the usable images in ``directory`` and return tf.data pipeline(s).
 
     With ``validation_split`` (a fraction) returns ``(train, validation)``, split by
     ``group_of`` (see :func:`split_paths`); without it, one pipeline. The validation
-    pipeline is never shuffled. Call :func:`find_images` yourself when you want the
-    report of skipped files.
+    pipeline is never shuffled. The images are decoded once into the image cache (see
+    :func:`find_images` for ``cache_dir`` and ``memory_budget``), which a later call on the
+    unchanged folder reuses. Call :func:`find_images` yourself when you want the report of
+    skipped files.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-    folder = find_images(directory, image_size=image_size, progress=progress)
+    folder = find_images(directory, image_size=image_size, progress=progress, cache_dir=cache_dir,
+                         memory_budget=memory_budget)
     if not validation_split:
         return make_pipeline(folder.paths, batch_size, shuffle, seed, image_size)
     train, val = split_paths(folder.paths, validation_split, seed, group_of)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from vae_tutorial import fast as speedups
 from vae_tutorial.callbacks import SampleGrid, StopOnDivergence, Throughput, TrainingDiverged  # noqa: F401
@@ -121,8 +122,9 @@ def train(model, train_data, validation_data=None, epochs=DEFAULTS["epochs"], ou
     callbacks = training_callbacks(out_dir, model.latent_dim, images_per_epoch, seed) + list(extra_callbacks)
     history = model.fit(train_data, validation_data=validation_data, epochs=epochs, shuffle=False,
                         callbacks=callbacks, verbose=verbose)
-    report_loss_scale(model, validation_data if validation_data is not None else train_data, out_dir,
-                      verbose=verbose != 0)
+    scored = validation_data if validation_data is not None else train_data
+    if not isinstance(scored, tf.distribute.DistributedDataset):  # a worker's pipeline holds only its share
+        report_loss_scale(model, scored, out_dir, verbose=verbose != 0)
     return history
 
 

@@ -1,4 +1,5 @@
-"""What ``tf.distribute`` needs beyond plain Keras: a strategy by name, per-replica noise and loss.
+"""What ``tf.distribute`` needs beyond plain Keras: a strategy by name, per-replica noise and loss,
+and on several machines a pipeline per worker.
 
 Under a strategy with several replicas, Keras sums the replicas' gradients and multiplies the
 loss it reports by the number of replicas: its own losses return each replica's share, and so
@@ -35,6 +36,31 @@ def make_strategy(strategy=None):
                      f"Received: strategy={strategy!r}")
 
 
+def worker(strategy):
+    """``(index, count)`` of this process among the workers of ``strategy`` (``(0, 1)`` on one machine)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
+        return 0, 1
+    return resolver.task_id or 0, resolver.cluster_spec().num_tasks(resolver.task_type or "worker")
+
+
+def per_worker_pipeline(strategy, paths, batch_size, make_pipeline, **kwargs):
+    """``make_pipeline`` over this worker's share of ``paths``, for a global batch of ``batch_size``.
+
+    Every worker reads (and decodes) only its share: every ``count``-th path, the same number on each
+    worker, in batches of the per-replica size with the remainder dropped, so that every replica takes
+    the same number of steps of the same shape, as the collective operations require.
+    """
+    def dataset(context):
+        share = list(paths)[context.input_pipeline_id::context.num_input_pipelines]
+        share = share[:len(paths) // context.num_input_pipelines]
+        per_replica = max(1, min(context.get_per_replica_batch_size(batch_size), len(share)))
+        return make_pipeline(share, per_replica, drop_remainder=True, **kwargs)
+
+    options = tf.distribute.InputOptions(experimental_fetch_to_device=False)
+    return strategy.distribute_datasets_from_function(dataset, options)
+
+
 @keras.saving.register_keras_serializable(package="vae_tutorial")
 class ReplicaSampling(Sampling):
     """:class:`~vae_tutorial.sampling.Sampling` whose noise differs between replicas."""
@@ -59,3 +85,17 @@ class DistributedVAE(VAE):
 
     def compute_loss(self, *args, **kwargs):
         return super().compute_loss(*args, **kwargs) / tf.distribute.get_strategy().num_replicas_in_sync
+
+    def train_step(self, data):
+        return _with_an_axis(super().train_step(data))
+
+    def test_step(self, data):
+        return _with_an_axis(super().test_step(data))
+
+
+def _with_an_axis(logs):
+    """Under ``MultiWorkerMirroredStrategy`` Keras averages each worker's logs with
+    ``strategy.reduce("MEAN", value, axis=0)``, which needs an axis: give each scalar one."""
+    if not isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return logs
+    return {name: tf.reshape(value, [1]) for name, value in logs.items()}

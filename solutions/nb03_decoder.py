@@ -21,3 +21,14 @@ def my_upsampled_size(size, kernel_size, strides, padding):
     if padding == "same":
         return size * strides
     return (size - 1) * strides + kernel_size
+
+
+def build_fixed_decoder(latent_dim):
+    """The tutorial's decoder, fixed: three channels, and a sigmoid so that pixels lie in [0, 1]."""
+    z = keras.Input(shape=(latent_dim,))
+    x = layers.Dense(16 * 16 * 64, activation="relu")(z)
+    x = layers.Reshape((16, 16, 64))(x)
+    x = layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu")(x)
+    images = layers.Conv2DTranspose(3, 3, padding="same", activation="sigmoid")(x)  # was 1 channel, no activation
+    return keras.Model(z, images)

@@ -1,7 +1,7 @@
 """Notebook 4, the VAE's loss and the mistakes tutorials make: the instructor's solutions."""
 
 import keras
-from keras import layers, ops
+from keras import ops
 
 
 def my_kl_divergence(mu, log_var):
@@ -25,14 +25,3 @@ def fixed_sample(mu, log_var):
     """The tutorial's sampling, fixed: the std is exp(log_var / 2), not exp(log_var)."""
     eps = keras.random.normal(ops.shape(mu))
     return mu + ops.exp(0.5 * log_var) * eps
-
-
-def build_fixed_decoder(latent_dim):
-    """The tutorial's decoder, fixed: three channels, and a sigmoid so that pixels lie in [0, 1]."""
-    z = keras.Input(shape=(latent_dim,))
-    x = layers.Dense(16 * 16 * 64, activation="relu")(z)
-    x = layers.Reshape((16, 16, 64))(x)
-    x = layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu")(x)
-    x = layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu")(x)
-    images = layers.Conv2DTranspose(3, 3, padding="same", activation="sigmoid")(x)  # was 1 channel, no activation
-    return keras.Model(z, images)

@@ -396,6 +396,71 @@ def _changed(before: list, after: list) -> bool:
     return len(before) != len(after) or any(a != b for a, b in zip(before, after))
 
 
+def _panel_of(element, what: str):
+    """The explorer panel of ``element``: its closest ancestor that holds both a picture and a label."""
+    panel = element.evaluate_handle("""el => { let n = el;
+      while (n && !(n.querySelector('.vae-explorer-image') && n.querySelector('.vae-explorer-label')))
+        n = n.parentElement;
+      return n; }""").as_element()
+    if panel is None:
+        raise AssertionError(f"no picture and label of the explorer around {what}")
+    return panel
+
+
+_DIFFERENCE_JS = """async ([a, b]) => {
+  const load = src => new Promise((resolve, reject) => {
+    const img = new Image(); img.onload = () => resolve(img); img.onerror = reject; img.src = src; });
+  const [first, second] = await Promise.all([load(a), load(b)]);
+  if (first.naturalWidth !== second.naturalWidth || first.naturalHeight !== second.naturalHeight) return 1;
+  const rgba = img => { const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+    const context = canvas.getContext('2d'); context.drawImage(img, 0, 0);
+    return context.getImageData(0, 0, canvas.width, canvas.height).data; };
+  const p = rgba(first), q = rgba(second);
+  let total = 0;
+  for (let i = 0; i < p.length; i += 4)
+    total += Math.abs(p[i] - q[i]) + Math.abs(p[i + 1] - q[i + 1]) + Math.abs(p[i + 2] - q[i + 2]);
+  return total / (3 * (p.length / 4) * 255);
+}"""
+
+
+def picture_change(page, before: str, after: str) -> float:
+    """The mean absolute difference of two pictures (PNG data URLs from a snapshot) over their pixels and RGB
+    channels, with values in [0, 1] as the model's images have them; 1.0 when their sizes differ."""
+    return float(page.evaluate(_DIFFERENCE_JS, [before, after]))
+
+
+def upload_and_wait(page, explorer, upload_class: str, file: dict, timeout: float = 90) -> dict:
+    """Click the file-upload button with ``upload_class``, choose ``file`` (a Playwright file payload: ``name``,
+    ``mimeType``, ``buffer``) in the file chooser it opens, and wait until the picture and the label of its panel
+    have changed.
+
+    Returns the panel's snapshots before and after. Fails with a message that says which part did not follow.
+    """
+    button = explorer.locator(f".{upload_class}").first
+    if button.count() == 0:
+        raise AssertionError(f"the explorer has no upload button with class {upload_class!r}")
+    button.scroll_into_view_if_needed()
+    panel = _panel_of(button, f"the {upload_class} upload button")
+    before = _settled_snapshot(panel)
+    with page.expect_file_chooser(timeout=30_000) as chooser:
+        button.click()
+    chooser.value.set_files(file)
+    deadline = time.monotonic() + timeout
+    while True:
+        after = explorer_snapshot(panel)
+        pixels_changed = _changed([p["pixels"] for p in before["pictures"]], [p["pixels"] for p in after["pictures"]])
+        label_changed = _changed(before["labels"], after["labels"])
+        if pixels_changed and label_changed:
+            return {"before": before, "after": after}
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"after uploading {file['name']!r} with the {upload_class} button, within {timeout:.0f} s: picture "
+                f"pixels changed: {pixels_changed}; label changed: {label_changed} (label before "
+                f"{before['labels']!r}, after {after['labels']!r})")
+        time.sleep(0.5)
+
+
 def move_slider_and_wait(page, explorer, slider_class: str, keys: list[str], timeout: float = 90) -> dict:
     """Press ``keys`` on the first handle of the slider with ``slider_class``; wait until the slider's value, the
     picture and the label of its panel have all changed.
@@ -407,13 +472,7 @@ def move_slider_and_wait(page, explorer, slider_class: str, keys: list[str], tim
         raise AssertionError(f"the explorer has no slider with class {slider_class!r}")
     handle = slider.locator(".noUi-handle").first
     handle.scroll_into_view_if_needed()
-    # The slider's own panel: its closest ancestor that holds both a picture and a label.
-    panel = slider.evaluate_handle("""el => { let n = el;
-      while (n && !(n.querySelector('.vae-explorer-image') && n.querySelector('.vae-explorer-label')))
-        n = n.parentElement;
-      return n; }""").as_element()
-    if panel is None:
-        raise AssertionError(f"no picture and label of the explorer around the {slider_class} slider")
+    panel = _panel_of(slider, f"the {slider_class} slider")
     before = _settled_snapshot(panel)
     if not any(p["pixels"] for p in before["pictures"]):
         raise AssertionError(f"the explorer shows no loaded picture (class vae-explorer-image) before moving "

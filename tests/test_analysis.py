@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from matplotlib.colors import to_rgba
 
 from vae_tutorial.analysis import (active_dimensions, active_units, dimensions_by_kl, kl_per_dimension,
                                    latent_traversal, mean_image_mse, per_pixel_mse, plot_epoch_grids,
@@ -93,6 +94,17 @@ def test_history_and_figures(tmp_path):
     fig = plot_kl_per_dimension(np.array([0.0, 2.0, 1.0]), np.array([False, True, True]))
     heights = [bar.get_height() for bar in fig.axes[0].patches]
     assert heights == [2.0, 1.0, 0.0]
+    assert fig.axes[0].get_title().endswith(": 2 active (blue), 1 inactive (grey)")
+    # The title names only colours that some bar has.
+    fig = plot_kl_per_dimension(np.array([0.5, 2.0, 1.0]), np.array([True, True, True]))
+    assert fig.axes[0].get_title().endswith(": all 3 dimensions active")
+    assert "grey" not in fig.axes[0].get_title()
+    assert {tuple(bar.get_facecolor()) for bar in fig.axes[0].patches} == {to_rgba("tab:blue")}
+    fig = plot_kl_per_dimension(np.array([0.0, 0.001]), np.array([False, False]))
+    assert "blue" not in fig.axes[0].get_title() and "all grey" in fig.axes[0].get_title()
+    assert {tuple(bar.get_facecolor()) for bar in fig.axes[0].patches} == {to_rgba("0.7")}
+    with pytest.raises(ValueError, match="threshold_mask"):
+        plot_kl_per_dimension(np.array([0.0, 1.0]), np.array([True]))
     assert plot_samples_vs_density(np.random.default_rng(0).normal(size=500), 0.5, 0.0).axes
     assert plot_transposed_convolution(np.eye(2), np.ones((4, 4))).axes
     images = np.random.default_rng(0).random((3, 8, 8, 3))

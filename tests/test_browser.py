@@ -2,9 +2,11 @@
 
 For each notebook: open it, Run All, wait for the kernel, then check that no cell raised and that every figure
 rendered as a loaded image. In notebook 6, move the explorer's sliders with the keyboard and check that the
-picture and its label follow. The server runs over a temporary copy of ``notebooks/`` and the browser is
-Debian's Chromium (``scripts/setup.sh --test`` installs it). On failure a screenshot, the cells' text, the
-page's console log and the server log are saved under ``test-artifacts/browser/``; the output names the folder.
+picture and its label follow (the first direction's slider, moved from end to end, must change the picture
+visibly), then upload a picture through the file chooser and check that the upload panel shows it. The server runs
+over a temporary copy of ``notebooks/`` and the browser is Debian's Chromium (``scripts/setup.sh --test`` installs
+it). On failure a screenshot, the cells' text, the page's console log and the server log are saved under
+``test-artifacts/browser/``; the output names the folder.
 """
 
 import contextlib
@@ -17,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from lab_harness import (CHROMIUM_ARGS, JupyterLabServer, explorer_snapshot, move_slider_and_wait, open_notebook,
-                         png_outputs, rendered_images, run_all, shutdown_kernel, strip_outputs, transcript,
-                         write_notebook)
+                         picture_change, png_outputs, rendered_images, run_all, shutdown_kernel, strip_outputs,
+                         transcript, upload_and_wait, write_notebook)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -29,6 +31,10 @@ RUN_TIMEOUT = 1200  # seconds for one notebook's Run All; a hang fails with the 
 
 # Figures each notebook draws (its plot_* and visualize_batch calls), used when its file has no outputs to count.
 MIN_FIGURES = {"01": 1, "02": 1, "03": 2, "04": 1, "05": 2, "06": 6}
+# The first explorer slider moves z along the direction in which the codes vary most: from one end of its range to
+# the other (+3 to -3 standard deviations) it must change the picture by at least this mean absolute difference of
+# pixel values in [0, 1]. A slider on one latent dimension of a trained model changed it by about 0.05 (issue 20).
+VISIBLE_CHANGE = 0.1
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(RUN_TIMEOUT + 300)]
 
@@ -169,6 +175,33 @@ def test_explorer_follows_sliders(lab):
             moved = move_slider_and_wait(lab.page, explorer, slider, keys)
             print(f"{slider}: value {moved['value'][0]} -> {moved['value'][1]}, label "
                   f"{moved['before']['labels']} -> {moved['after']['labels']}")
+        # Across its whole range (End, then Home: from +3 to -3 standard deviations) the first slider must change
+        # the picture visibly.
+        move_slider_and_wait(lab.page, explorer, "vae-latent-slider", ["End"])
+        moved = move_slider_and_wait(lab.page, explorer, "vae-latent-slider", ["Home"])
+        change = picture_change(lab.page, moved["before"]["pictures"][0]["pixels"],
+                                moved["after"]["pictures"][0]["pixels"])
+        print(f"vae-latent-slider: value {moved['value'][0]} -> {moved['value'][1]}: the picture changed by "
+              f"{change:.3f} (mean absolute difference)")
+        assert change >= VISIBLE_CHANGE, (
+            f"moving the first direction's slider from one end to the other changed the picture by {change:.3f} "
+            f"only (mean absolute difference of pixel values in [0, 1]; at least {VISIBLE_CHANGE} expected)")
+        moved = upload_and_wait(lab.page, explorer, "vae-upload", picture_file("my-red-disc.png"))
+        assert any("my-red-disc.png" in label for label in moved["after"]["labels"]), moved["after"]["labels"]
+        print(f"upload: label {moved['after']['labels']}")
+
+
+def picture_file(name: str) -> dict:
+    """A Playwright file payload: a 96×80 PNG of a red disc on white, not square, so the upload is cropped."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("RGB", (96, 80), "white")
+    ImageDraw.Draw(picture).ellipse((20, 12, 76, 68), fill=(220, 30, 30))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return {"name": name, "mimeType": "image/png", "buffer": buffer.getvalue()}
 
 
 # --- Self-checks: the harness catches a raising cell, a dead kernel and a frozen explorer (fast, no TensorFlow).
@@ -197,7 +230,21 @@ def update(change):
         label.value = f"value {change['new']}"
 
 slider.observe(update, names="value")
-box = widgets.VBox([slider, image, label])
+
+upload = widgets.FileUpload(accept="image/*")
+upload.add_class("vae-upload")
+uploaded = widgets.Image(value=b"", format="png")
+uploaded.add_class("vae-explorer-image")
+upload_label = widgets.Label("nothing uploaded")
+upload_label.add_class("vae-explorer-label")
+
+def show_upload(change):
+    if not FROZEN and change["new"]:
+        uploaded.value = bytes(change["new"][-1]["content"])
+        upload_label.value = f"uploaded {change['new'][-1]['name']}"
+
+upload.observe(show_upload, names="value")
+box = widgets.VBox([widgets.VBox([slider, image, label]), widgets.VBox([upload, upload_label, uploaded])])
 box.add_class("vae-explorer")
 box
 """
@@ -248,6 +295,15 @@ def test_harness_sees_whether_explorer_updates(lab, frozen):
     if not frozen:
         moved = move_slider_and_wait(lab.page, explorer, "vae-latent-slider", ["PageUp"], timeout=30)
         assert moved["after"]["labels"] != moved["before"]["labels"]
+        # the toy's red channel goes from 0 to 25 · 2.5 (PageUp: five steps of 0.5): a change of 62/255 in one of 3
+        change = picture_change(lab.page, moved["before"]["pictures"][0]["pixels"],
+                                moved["after"]["pictures"][0]["pixels"])
+        assert change == pytest.approx(62 / 255 / 3, abs=1e-3), change
+        assert picture_change(lab.page, *[moved["after"]["pictures"][0]["pixels"]] * 2) == 0
+        moved = upload_and_wait(lab.page, explorer, "vae-upload", picture_file("disc.png"), timeout=30)
+        assert moved["after"]["labels"][-1] == "uploaded disc.png", moved["after"]["labels"]
     else:
         with pytest.raises(AssertionError, match=r"its value moved.*picture pixels changed: False"):
             move_slider_and_wait(lab.page, explorer, "vae-latent-slider", ["PageUp"], timeout=5)
+        with pytest.raises(AssertionError, match=r"uploading 'disc.png'.*picture pixels changed: False"):
+            upload_and_wait(lab.page, explorer, "vae-upload", picture_file("disc.png"), timeout=5)

@@ -31,7 +31,7 @@ EXERCISES = {
     "check_reconstruction_loss": ("nb04_vae_model_and_loss", "my_reconstruction_loss"),
     "check_find_the_bug_loss": ("nb04_vae_model_and_loss", "fixed_vae_loss"),
     "check_find_the_bug_sampling": ("nb04_vae_model_and_loss", "fixed_sample"),
-    "check_find_the_bug_decoder": ("nb04_vae_model_and_loss", "build_fixed_decoder"),
+    "check_find_the_bug_decoder": ("nb03_decoder", "build_fixed_decoder"),
     "check_adam_update": ("nb05_training", "my_adam_update"),
     "check_train_step": ("nb05_training", "my_train_step"),
     "check_generate": ("nb06_generation", "my_generate"),

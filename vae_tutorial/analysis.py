@@ -134,16 +134,33 @@ def _figure(width, height, ncols=1):
 
 
 def plot_kl_per_dimension(kl, threshold_mask=None, title="KL per latent dimension (sorted)"):
-    """Bars of the KL of each dimension, largest first; active dimensions (``threshold_mask``) in colour."""
+    """Bars of the KL of each dimension, largest first.
+
+    With ``threshold_mask`` (True for an active dimension), active dimensions are blue and inactive ones
+    grey, and the title counts each colour that appears, so it never names a colour no bar has.
+    """
     kl = np.asarray(kl)
     order = dimensions_by_kl(kl)
     fig, (ax,) = _figure(8, 3)
-    colours = "tab:blue" if threshold_mask is None else np.where(np.asarray(threshold_mask)[order], "tab:blue", "0.7")
+    colours = "tab:blue"
+    if threshold_mask is not None:
+        active = np.asarray(threshold_mask, dtype=bool)
+        if active.shape != kl.shape:
+            raise ValueError(f"Argument `threshold_mask` must have the shape of `kl` {kl.shape}. "
+                             f"Received: threshold_mask.shape={active.shape}")
+        colours = np.where(active[order], "tab:blue", "0.7")
+        n_active, n = int(active.sum()), len(kl)
+        if n_active == n:
+            title += f": all {n} dimensions active"
+        elif n_active == 0:
+            title += f": none of the {n} dimensions active (all grey)"
+        else:
+            title += f": {n_active} active (blue), {n - n_active} inactive (grey)"
     ax.bar(np.arange(len(kl)), kl[order], width=1.0, color=colours)
     ax.set_xlabel("latent dimensions, sorted by KL")
     ax.set_ylabel("KL (nats)")
     ax.set_xlim(-0.5, len(kl) - 0.5)
-    ax.set_title(title + ("" if threshold_mask is None else ": active in blue, inactive in grey"))
+    ax.set_title(title)
     return fig
 
 

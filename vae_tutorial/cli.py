@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -227,26 +228,65 @@ def _check_png_target(path: Path) -> None:
 # train
 # ---------------------------------------------------------------------------------------
 
-def _write_figures(model, val_paths, out: Path, seed: int, image_size: int) -> None:
-    import numpy as np
-
-    from vae_tutorial.data import read_images
+def _write_figures(model, originals, out: Path, seed: int) -> None:
+    """``samples.png`` (64 images generated with ``seed``) and ``reconstructions.png`` of ``originals``."""
     from vae_tutorial.generation import generate, plot_generated, plot_reconstructions, reconstruct
     from vae_tutorial.runs import replace_atomically
 
     fig = plot_generated(generate(model, 64, seed=seed))
     replace_atomically(lambda p: fig.savefig(p, format="png", dpi=100), out / "samples.png")
-    chosen = np.random.default_rng(seed).permutation(len(val_paths))[:16]
-    originals = read_images([val_paths[i] for i in sorted(chosen)], image_size)
     fig = plot_reconstructions(originals, reconstruct(model, originals),
                                title="Reconstructions of validation images: originals above, "
                                "decoded from their encodings below")
     replace_atomically(lambda p: fig.savefig(p, format="png", dpi=100), out / "reconstructions.png")
 
 
+def _read_folder(folder_path, group_of, validation_split: float, seed: int, cache: dict):
+    """One worker: decode every image of the folder; ``(training paths, validation paths, skipped files)``."""
+    from vae_tutorial.data import find_images, split_paths
+
+    folder = find_images(folder_path, **cache)
+    return (*split_paths(folder.paths, validation_split, seed, group_of), folder.skipped)
+
+
+def _read_share(folder_path, group_of, validation_split: float, seed: int, index: int, workers: int, cache: dict):
+    """Worker ``index`` of ``workers``: decode only this worker's share of the folder's image files.
+
+    Every worker lists the same files and splits them into training and validation files by their
+    paths alone, so all workers agree on the split without decoding; each then decodes every
+    ``workers``-th file of each side (see :func:`~vae_tutorial.fast.distribute.worker_share`) into
+    a cache of its own. Returns ``(training paths, validation paths, skipped files, (training,
+    validation) images per worker per epoch, the validation files every worker draws the figure's
+    images from)``: the paths are this worker's usable ones; the skipped files are those skipped
+    by name and those of this worker's share that do not decode, which only this worker knows.
+    """
+    from vae_tutorial.data import decode_files, list_images, split_paths
+    from vae_tutorial.fast.distribute import worker_share
+
+    candidates, skipped = list_images(folder_path)
+    train_files, val_files = split_paths(candidates, validation_split, seed, group_of)
+    mine = worker_share(train_files, index, workers), worker_share(val_files, index, workers)
+    say(f"worker {index} of {workers}: decoding its share, {len(mine[0]) + len(mine[1]):,} of the "
+        f"{len(candidates):,} image files")
+    found = decode_files(folder_path, mine[0] + mine[1], part=f"worker{index}of{workers}", **cache)
+    usable = set(found.paths)
+    train_paths, val_paths = ([p for p in files if p in usable] for files in mine)
+    if val_files and not val_paths and len(val_files) >= workers:
+        raise UsageError(f"none of worker {index}'s {len(mine[1])} validation files decodes; "
+                         "choose another --seed or --validation-split")
+    sizes = len(train_files) // workers, len(val_files) // workers
+    return train_paths, val_paths, sorted(skipped + found.skipped), sizes, val_files or train_files
+
+
 def cmd_train(args) -> int:
+    import numpy as np
+
     # A strategy must exist before TensorFlow runs any operation (multi-worker collectives).
     strategy = _make_strategy(args.strategy)
+    # MultiWorkerMirroredStrategy's runtime takes over SIGTERM (for its preemption notices), after which a
+    # worker would not stop when told to: give it back to the handler that main() installed.
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is not None:
+        signal.signal(signal.SIGTERM, signal.getsignal(signal.SIGTERM))
     from vae_tutorial import runs
     from vae_tutorial.fast.distribute import per_worker_pipeline, worker
 
@@ -264,42 +304,58 @@ def cmd_train(args) -> int:
     if args.overwrite:
         runs.clear(out)
     state = runs.run_state(out, config, args.epochs)
-    from vae_tutorial.data import find_images, make_pipeline, split_paths
+    from vae_tutorial.data import first_usable, make_pipeline, read_images
     from vae_tutorial.model import load_vae
     from vae_tutorial.training import TrainingDiverged, build_vae, train
 
     folder_path, group_of, name = resolve_data(args.data, out, args.seed, args.shapes)
     say(f"reading images from {folder_path}")
-    folder = find_images(folder_path, image_size=image_size, cache_dir=args.cache_dir,
-                         memory_budget=args.cache_memory, rebuild_cache=args.rebuild_cache, log=say)
-    skipped = "".join(f"{p}\t{r}\n" for p, r in folder.skipped)
-    runs.replace_atomically(lambda p: p.write_text(skipped, encoding="utf-8"), out / "skipped.txt")
-    say(f"{len(folder.paths)} usable images, {len(folder.skipped)} skipped"
-        + (f" (each listed with its reason in {out / 'skipped.txt'})" if folder.skipped else ""))
-    for path, reason in folder.skipped[:5]:
+    cache = dict(image_size=image_size, cache_dir=args.cache_dir, memory_budget=args.cache_memory,
+                 rebuild_cache=args.rebuild_cache, log=say)
+    if workers > 1:
+        share = _read_share(folder_path, group_of, args.validation_split, args.seed, index, workers, cache)
+        train_paths, val_paths, skipped, sizes, figure_paths = share
+    else:
+        train_paths, val_paths, skipped = _read_folder(folder_path, group_of, args.validation_split, args.seed,
+                                                       cache)
+        sizes, figure_paths = (len(train_paths), len(val_paths)), val_paths or train_paths
+    listing = "".join(f"{p}\t{r}\n" for p, r in skipped)
+    runs.replace_atomically(lambda p: p.write_text(listing, encoding="utf-8"), out / "skipped.txt")
+    say(f"{len(train_paths) + len(val_paths)} usable images, {len(skipped)} skipped"
+        + (f" in worker {index}'s share" if workers > 1 else "")
+        + (f" (each listed with its reason in {out / 'skipped.txt'})" if skipped else ""))
+    for path, reason in skipped[:5]:
         say(f"  skipped {path}: {reason}")
-    train_paths, val_paths = split_paths(folder.paths, args.validation_split, args.seed, group_of)
     if not train_paths:
-        raise UsageError(f"no training images left after the validation split of {folder_path}")
+        raise UsageError(f"no training images left after the validation split of {folder_path}"
+                         + (f" in worker {index}'s share" if workers > 1 else ""))
     say(f"{len(train_paths)} training and {len(val_paths)} validation images"
-        + (" (skin-tone variants kept on one side)" if name == "emoji" else ""))
+        + (" (skin-tone variants kept on one side)" if name == "emoji" else "")
+        + (f" in worker {index}'s share" if workers > 1 else ""))
+
+    def originals():
+        """The validation images of the reconstruction figure: the same on every worker."""
+        chosen = np.random.default_rng(args.seed).permutation(len(figure_paths))
+        if workers > 1:  # decoded here, the first 16 usable ones: no worker holds them all
+            return first_usable([figure_paths[i] for i in chosen], 16, image_size)
+        return read_images([figure_paths[i] for i in sorted(chosen[:16])], image_size)
 
     if state == "finished":
         say(f"{out} already holds this finished run of {args.epochs} epochs; rewriting its figures only "
             "(pass --overwrite to train again)")
         model = load_vae(out / "model.keras")
-        _write_figures(model, val_paths or train_paths, out, args.seed, image_size)
+        _write_figures(model, originals(), out, args.seed)
         return 0
 
     import keras
 
     keras.utils.set_random_seed(args.seed)
     if workers > 1:
-        say(f"worker {index} of {workers}: each worker trains on its share of the images")
-        train_ds = per_worker_pipeline(strategy, train_paths, args.batch_size, make_pipeline, shuffle=True,
+        say(f"worker {index} of {workers}: each worker trains on {sizes[0]} images of its share per epoch")
+        train_ds = per_worker_pipeline(strategy, train_paths, sizes[0], args.batch_size, make_pipeline, shuffle=True,
                                        seed=args.seed, image_size=image_size)
-        val_ds = per_worker_pipeline(strategy, val_paths, args.batch_size, make_pipeline, shuffle=False,
-                                     image_size=image_size) if len(val_paths) >= workers else None
+        val_ds = per_worker_pipeline(strategy, val_paths, sizes[1], args.batch_size, make_pipeline, shuffle=False,
+                                     image_size=image_size) if sizes[1] >= 1 else None
     else:
         train_ds = make_pipeline(train_paths, args.batch_size, shuffle=True, seed=args.seed, image_size=image_size)
         val_ds = make_pipeline(val_paths, args.batch_size, shuffle=False, image_size=image_size) if val_paths else None
@@ -312,14 +368,14 @@ def cmd_train(args) -> int:
     start = time.perf_counter()
     try:
         history = train(model, train_ds, val_ds, epochs=args.epochs, out_dir=out,
-                        images_per_epoch=len(train_paths), seed=args.seed)
+                        images_per_epoch=sizes[0] * workers, seed=args.seed)
     except TrainingDiverged as exc:
         kept = (f"the model after epoch {exc.epoch - 1} is kept in {out / 'model.keras'}" if exc.epoch > 1
                 else "no epoch finished, so there is no model to keep")
         raise UsageError(f"training diverged: {exc}; {kept}; try a smaller --learning-rate "
                          "(with another --out or --overwrite)") from None
     elapsed = time.perf_counter() - start
-    _write_figures(model, val_paths or train_paths, out, args.seed, image_size)  # every worker: predict is collective
+    _write_figures(model, originals(), out, args.seed)  # every worker: predict is collective
     if index > 0:
         shutil.rmtree(out)  # a finished run resumes nothing: the worker's state is of no more use
         with contextlib.suppress(OSError):  # the last worker to finish removes workers/

@@ -170,6 +170,21 @@ def _walk(directory: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
     return candidates, skipped
 
 
+def list_images(directory: str | os.PathLike) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The candidate image files under ``directory`` (sorted) and the files skipped by their names alone.
+
+    Nothing is decoded: a candidate may still turn out unusable (see :func:`decode_files`). Each
+    skipped file comes with its reason (not an image file type, a broken link, ...). A missing
+    folder, or a path that is not a folder, raises :class:`DataError`.
+    """
+    directory = Path(directory)
+    if not directory.exists():
+        raise DataError(f"data folder not found: {directory}")
+    if not directory.is_dir():
+        raise DataError(f"not a folder: {directory}")
+    return _walk(directory)
+
+
 def find_images(
     directory: str | os.PathLike,
     image_size: int = IMAGE_SIZE,
@@ -195,11 +210,7 @@ def find_images(
     raises :class:`DataError`.
     """
     directory = Path(directory)
-    if not directory.exists():
-        raise DataError(f"data folder not found: {directory}")
-    if not directory.is_dir():
-        raise DataError(f"not a folder: {directory}")
-    candidates, skipped = _walk(directory)
+    candidates, skipped = list_images(directory)
     found = decode_files(directory, candidates, image_size, progress, workers, cache_dir=cache_dir,
                          memory_budget=memory_budget, rebuild_cache=rebuild_cache, log=log)
     found.skipped = sorted(skipped + found.skipped)
@@ -234,6 +245,21 @@ def decode_files(
     except image_cache.CacheError as exc:
         raise DataError(str(exc)) from None
     return ImageFolder(Path(directory), list(store.paths), skipped, store)
+
+
+def first_usable(paths: Sequence[Path], n: int, image_size: int = IMAGE_SIZE) -> np.ndarray:
+    """The first ``n`` of ``paths`` that decode, in order, as float32 (at most n, image_size, image_size, 3) in [0, 1].
+
+    Decoded here, not from the image cache; files that do not decode are passed over.
+    """
+    images = []
+    for path in paths:
+        if len(images) == n:
+            break
+        image, _ = _read_image(Path(path), image_size)
+        if image is not None:
+            images.append(image)
+    return np.asarray(images, np.float32).reshape(-1, image_size, image_size, 3) / 255.0
 
 
 def _decode_in_order(paths: Sequence[Path], image_size: int, progress: bool, workers: int | None):

@@ -44,16 +44,28 @@ def worker(strategy):
     return resolver.task_id or 0, resolver.cluster_spec().num_tasks(resolver.task_type or "worker")
 
 
-def per_worker_pipeline(strategy, paths, batch_size, make_pipeline, **kwargs):
-    """``make_pipeline`` over this worker's share of ``paths``, for a global batch of ``batch_size``.
+def worker_share(paths, index, count):
+    """Worker ``index``'s share of ``paths`` among ``count`` workers: every ``count``-th path from the ``index``-th."""
+    return list(paths)[index::count]
 
-    Every worker reads (and decodes) only its share: every ``count``-th path, the same number on each
-    worker, in batches of the per-replica size with the remainder dropped, so that every replica takes
-    the same number of steps of the same shape, as the collective operations require.
+
+def per_worker_pipeline(strategy, share, per_worker, batch_size, make_pipeline, **kwargs):
+    """``make_pipeline`` over this worker's ``share`` of the images, for a global batch of ``batch_size``.
+
+    Every worker passes its own share (the images it decoded, see :func:`worker_share`) and the
+    same ``per_worker``, the number of images each worker takes per epoch: the share is cut to it,
+    or repeated from its start up to it where some of its files did not decode. Batches are of the
+    per-replica size with the remainder dropped, so that every replica takes the same number of
+    steps of the same shape, as the collective operations require. Raises ``ValueError`` when
+    ``share`` is empty or ``per_worker`` is not positive.
     """
+    share = list(share)
+    if not share or per_worker < 1:
+        raise ValueError(f"Argument `share` must hold images and `per_worker` must be positive. Received: "
+                         f"{len(share)} images in share, per_worker={per_worker!r}")
+    share = (share * -(-per_worker // len(share)))[:per_worker]
+
     def dataset(context):
-        share = list(paths)[context.input_pipeline_id::context.num_input_pipelines]
-        share = share[:len(paths) // context.num_input_pipelines]
         per_replica = max(1, min(context.get_per_replica_batch_size(batch_size), len(share)))
         return make_pipeline(share, per_replica, drop_remainder=True, **kwargs)
 

@@ -380,16 +380,19 @@ def explorer_snapshot(explorer) -> dict:
 
 
 def _settled_snapshot(explorer, timeout: float = 30) -> dict:
-    """A snapshot once two in a row, half a second apart, agree (updates still on their way have landed)."""
+    """A snapshot once two in a row, half a second apart, agree and every picture in them has loaded: updates still
+    on their way have landed. (A picture whose new source is still loading has no pixels: a snapshot taken then
+    is not a state the explorer rests in.)"""
     deadline = time.monotonic() + timeout
     last = explorer_snapshot(explorer)
     while time.monotonic() < deadline:
         time.sleep(0.5)
         now = explorer_snapshot(explorer)
-        if now == last:
+        if now == last and all(p["pixels"] for p in now["pictures"]):
             return now
         last = now
-    raise AssertionError(f"the explorer kept changing for {timeout:.0f} s without any input")
+    raise AssertionError(f"the explorer did not come to rest with every picture loaded within {timeout:.0f} s: "
+                         f"{[(p['width'], p['height'], bool(p['pixels'])) for p in last['pictures']]}")
 
 
 def _changed(before: list, after: list) -> bool:
@@ -427,6 +430,8 @@ _DIFFERENCE_JS = """async ([a, b]) => {
 def picture_change(page, before: str, after: str) -> float:
     """The mean absolute difference of two pictures (PNG data URLs from a snapshot) over their pixels and RGB
     channels, with values in [0, 1] as the model's images have them; 1.0 when their sizes differ."""
+    if not (before and after):
+        raise AssertionError("picture_change needs two loaded pictures (PNG data URLs); one has no pixels")
     return float(page.evaluate(_DIFFERENCE_JS, [before, after]))
 
 
@@ -435,7 +440,8 @@ def upload_and_wait(page, explorer, upload_class: str, file: dict, timeout: floa
     ``mimeType``, ``buffer``) in the file chooser it opens, and wait until the picture and the label of its panel
     have changed.
 
-    Returns the panel's snapshots before and after. Fails with a message that says which part did not follow.
+    Returns the panel's snapshots before and after, each settled (every picture loaded). Fails with a message that
+    says which part did not follow.
     """
     button = explorer.locator(f".{upload_class}").first
     if button.count() == 0:
@@ -452,7 +458,7 @@ def upload_and_wait(page, explorer, upload_class: str, file: dict, timeout: floa
         pixels_changed = _changed([p["pixels"] for p in before["pictures"]], [p["pixels"] for p in after["pictures"]])
         label_changed = _changed(before["labels"], after["labels"])
         if pixels_changed and label_changed:
-            return {"before": before, "after": after}
+            return {"before": before, "after": _settled_snapshot(panel)}
         if time.monotonic() > deadline:
             raise AssertionError(
                 f"after uploading {file['name']!r} with the {upload_class} button, within {timeout:.0f} s: picture "
@@ -465,7 +471,8 @@ def move_slider_and_wait(page, explorer, slider_class: str, keys: list[str], tim
     """Press ``keys`` on the first handle of the slider with ``slider_class``; wait until the slider's value, the
     picture and the label of its panel have all changed.
 
-    Returns the panel's snapshots before and after. Fails with a message that says which part did not follow.
+    Returns the panel's snapshots before and after, each settled (every picture loaded). Fails with a message that
+    says which part did not follow.
     """
     slider = explorer.locator(f".{slider_class}").first
     if slider.count() == 0:
@@ -489,7 +496,7 @@ def move_slider_and_wait(page, explorer, slider_class: str, keys: list[str], tim
         pixels_changed = _changed([p["pixels"] for p in before["pictures"]], [p["pixels"] for p in after["pictures"]])
         label_changed = _changed(before["labels"], after["labels"])
         if pixels_changed and label_changed and value_before != value_after:
-            return {"before": before, "after": after, "value": (value_before, value_after)}
+            return {"before": before, "after": _settled_snapshot(panel), "value": (value_before, value_after)}
         if time.monotonic() > deadline:
             moved = "moved" if value_before != value_after else "did NOT move"
             raise AssertionError(

@@ -1,5 +1,7 @@
 """vae_tutorial.fast: each speed-up computes the same function as the plain Keras it replaces."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -52,28 +54,156 @@ def _assert_same_outputs_and_gradients(plain, fast, x):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)
 
 
-def _output_and_gradients(layer, x):
-    """The layer's output and the gradients of a random weighting of it for x, kernel and bias."""
+# Rounding error of mixed bfloat16. bfloat16 keeps 8 significant bits: rounding to nearest changes a value by a
+# relative error δ with |δ| ≤ u = 2⁻⁸. With bfloat16 units, oneDNN multiplies bfloat16 inputs and weights exactly
+# and adds the products in float32 (each addition off by at most 2⁻²⁴ of the running sum). A layer
+# y = act(Σ w·x + b) computed in bfloat16 from float32 x rounds each x and w, sums, rounds the sum, adds the rounded
+# bias and rounds the result. Taking rounding errors as independent with mean zero (the probabilistic model of
+# Higham and Mary, SIAM J. Sci. Comput. 41(5), 2019; δ uniform, standard deviation u/√3), to first order in u
+#     |y_bfloat16 − y_float32| ≤ λ·u·√(2/3 · Σ(w·x)²) + 2λ·√n·2⁻²⁴·Σ|w·x| + u·(|Σ w·x| + |b| + |Σ w·x + b|)
+# except with probability below 2·exp(−λ²/2) per value (λ = 8: 3e-14): the two roundings of each of the n
+# products, the float32 sums (ours and the reference's), and the three roundings of results. ReLU and sigmoid are
+# 1-Lipschitz, so the bound holds after them. The gradients are sums of the same kind over the upstream gradient
+# dy (rounded to bfloat16 too). The worst-case bound would grow with n rather than √n: for the 16,384 inputs of the
+# encoder's dense layer it exceeds the values themselves, so it could not tell a wrong layer from a right one. A CPU
+# without bfloat16 units adds in bfloat16 (TensorFlow's own kernels), so these bounds apply only where units exist.
+U, LAMBDA = 2.0**-8, 8.0
+NEEDS_BFLOAT16_UNITS = pytest.mark.skipif(
+    not has_bfloat16_units(open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""),
+    reason="this CPU has no bfloat16 units: TensorFlow's bfloat16 kernels add in bfloat16 here, not in float32, "
+           "so the rounding bounds do not apply (and build_vae() computes in float32 here)")
+
+
+def _rounding_bound(square_sum, absolute_sum, n, operands, rounded_once):
+    """The bound above for sums of n products, each of ``operands`` rounded factors, whose results
+    ``rounded_once`` (a sum of magnitudes) are each rounded once."""
+    return (LAMBDA * U * np.sqrt(operands / 3 * square_sum) + 2 * LAMBDA * np.sqrt(n) * 2.0**-24 * absolute_sum
+            + U * rounded_once)
+
+
+def _products_per_output(layer):
+    """n: how many products a layer with a kernel adds up for one output value."""
+    if isinstance(layer, keras.layers.Conv2DTranspose):  # kernel (kh, kw, filters, in): at most kh · kw · in taps
+        return int(np.prod(layer.kernel.shape)) // layer.kernel.shape[2]
+    return int(np.prod(layer.kernel.shape[:-1]))
+
+
+def _power_twin(layer, x, power):
+    """``layer`` in float32 with kernel |W|^power, no bias and no activation, built for ``x``: applied to |x|^power
+    it gives Σ|w·x|^power for each output; its gradients for upstream |dy|^power give Σ|w·dy|^power and
+    Σ|x·dy|^power."""
+    config = {**layer.get_config(), "activation": "linear", "use_bias": False, "dtype": "float32"}
+    config.pop("sub_pixel", None)
+    base = keras.layers.Conv2DTranspose if isinstance(layer, keras.layers.Conv2DTranspose) else type(layer)
+    twin = base.from_config(config)
+    twin(x)
+    twin.set_weights([np.abs(np.asarray(layer.kernel)) ** power])
+    return twin
+
+
+def _as64(t):
+    return np.asarray(tf.cast(t, tf.float32), "float64")
+
+
+def _forward_bound(layer, x):
+    """The bound above on |layer(x) in mixed bfloat16 − layer(x) in float32|, elementwise (``layer``: float32)."""
+    if getattr(layer, "kernel", None) is None:  # Flatten, Reshape, Activation: at most one rounding
+        return U * np.abs(_as64(layer(x)))
+    square_sum, absolute_sum = (_as64(_power_twin(layer, x, p)(tf.abs(x) ** p)) for p in (2, 1))
+    summed = _power_twin(layer, x, 1)
+    summed.set_weights([np.asarray(layer.kernel)])  # Σ w·x without the bias
+    products = _as64(summed(x))
+    bias = np.asarray(layer.bias, "float64") if layer.use_bias else 0.0
+    rounded_once = np.abs(products) + np.abs(bias) + np.abs(products + bias)
+    return _rounding_bound(square_sum, absolute_sum, _products_per_output(layer), 2, rounded_once)
+
+
+def _assert_within(name, ours, exact, bound):
+    """|ours − exact| ≤ bound everywhere, with a bound that a wrong computation would miss (at most 10 % of the
+    values' root mean square in the median)."""
+    error = np.abs(np.asarray(ours, "float64") - np.asarray(exact, "float64"))
+    assert np.all(error <= bound), (f"{name}: off by up to {error.max():.3g}, {(error - bound).max():.3g} beyond "
+                                    f"the rounding bound at its worst")
+    assert np.median(bound) <= 0.1 * np.sqrt(np.mean(np.square(exact))), f"{name}: the bound says little"
+
+
+@NEEDS_BFLOAT16_UNITS
+@pytest.mark.parametrize("part", ["encoder", "decoder"])
+def test_every_layer_of_the_bfloat16_model_is_within_rounding_of_float32(part, images):
+    # Layer by layer, from the float32 model's own activations: a bound per layer, not amplified through the whole
+    # network. The float32 layers (mu, log_var, sigmoid) must agree to the last bit.
+    fast, plain = twins("mixed_bfloat16")
+    fast_part, plain_part = getattr(fast, part), getattr(plain, part)
+    x = images if part == "encoder" else np.random.default_rng(3).standard_normal((8, 8)).astype("float32")
+    layers = plain_part.layers[1:]
+    inputs = keras.Model(plain_part.inputs, [layer.input for layer in layers])(x)
+    in_bfloat16 = []
+    for layer, layer_input in zip(layers, inputs, strict=True):
+        fast_layer = fast_part.get_layer(layer.name)
+        exact, ours = _as64(layer(layer_input)), _as64(fast_layer(layer_input))
+        if fast_layer.compute_dtype == "float32":
+            np.testing.assert_array_equal(ours, exact)
+        elif getattr(layer, "kernel", None) is None:
+            _assert_within(f"{part}.{layer.name}", ours, exact, U * np.abs(exact))
+        else:
+            in_bfloat16.append(layer.name)
+            _assert_within(f"{part}.{layer.name}", ours, exact, _forward_bound(layer, layer_input))
+    assert in_bfloat16 == (["conv_1", "conv_2", "dense"] if part == "encoder"
+                           else ["dense", "dense_to_tensor", "deconv_1", "deconv_2", "image"])
+
+
+def _output_and_gradients(layer, x, weighting=None):
+    """The layer's output and the gradients of ``sum(weighting · output)`` (a fixed random weighting by default)
+    for x, kernel and bias."""
     with tf.GradientTape() as tape:
         tape.watch(x)
         y = tf.cast(layer(x), tf.float32)
-        loss = tf.reduce_sum(y * np.random.default_rng(2).standard_normal(y.shape).astype("float32"))
+        if weighting is None:
+            weighting = np.random.default_rng(2).standard_normal(y.shape).astype("float32")
+        loss = tf.reduce_sum(y * weighting)
     weights = [layer.kernel] + ([layer.bias] if layer.use_bias else [])
     return [np.asarray(t, "float32") for t in (y, *tape.gradient(loss, [x, *weights]))]
 
 
-@pytest.mark.skipif(default_precision() != "mixed_bfloat16", reason="this CPU has no bfloat16 units: its bfloat16 "
-                    "convolutions sum in bfloat16, and build_vae() computes in float32 here")
-@pytest.mark.parametrize("strides, activation, filters", [(2, "relu", 32), (1, None, 32), (1, None, 3)])
-def test_sub_pixel_gradients_in_bfloat16_match_keras_in_float32(strides, activation, filters):
-    # The reference is Keras' own Conv2DTranspose in float32 with the same weights: TensorFlow's bfloat16
-    # transposed convolution sums in bfloat16 on CPUs without bfloat16 units, so it is no reference.
-    # Output and the gradients of x and kernel; within bfloat16 rounding of sums of 9·16 products.
+@NEEDS_BFLOAT16_UNITS
+@pytest.mark.parametrize("strides, activation, filters", [(2, "relu", 32), (1, None, 32), (1, None, 3), (1, "relu", 8)])
+def test_sub_pixel_layer_in_bfloat16_is_within_rounding_of_keras_in_float32(strides, activation, filters):
+    # A ReLU passes or blocks a whole gradient, and a pre-activation within rounding of zero may fall on either side
+    # in bfloat16. So the float32 reference's gradients take the bfloat16 pass's own mask, and the masks may differ
+    # only where the float32 pre-activation is within the forward bound of zero.
     x = tf.constant(np.random.default_rng(0).standard_normal((4, 8, 8, 16)), tf.float32)
     plain, fast = _pair(filters, 3, strides, "same", activation, "mixed_bfloat16", x)
     assert fast._convolution_form() == f"stride{strides}"
-    for a, b in zip(_output_and_gradients(plain, x)[:3], _output_and_gradients(fast, x)[:3]):
-        assert np.abs(b - a).max() < 0.03 * np.abs(a).max()
+    linear, _ = _pair(filters, 3, strides, "same", None, "float32", x)  # the same weights, no activation
+    pre_activation = np.asarray(linear(x), "float64")
+    # An upstream gradient with a mean, as a loss's often has: the bias gradient, its sum, is then far from zero.
+    weighting = 0.5 + np.random.default_rng(2).standard_normal(pre_activation.shape).astype("float32")
+    y, dx, dk, db = _output_and_gradients(fast, x, weighting)
+    bound = _forward_bound(linear, x)
+    mask = (y > 0) if activation == "relu" else np.ones(y.shape, bool)
+    _assert_within("output", y, np.maximum(pre_activation, 0) if activation == "relu" else pre_activation, bound)
+    flipped = mask != (pre_activation > 0) if activation == "relu" else np.zeros(y.shape, bool)
+    assert np.all(np.abs(pre_activation[flipped]) <= bound[flipped])
+
+    upstream = weighting * mask
+    _, dx_exact, dk_exact, db_exact = _output_and_gradients(linear, x, upstream)
+    squares, absolutes = (_power_twin(linear, x, p) for p in (2, 1))
+    _, dx_square, _ = _output_and_gradients(squares, x, upstream**2)
+    _, dx_absolute, _ = _output_and_gradients(absolutes, x, np.abs(upstream))
+    _, _, dk_square = _output_and_gradients(squares, x**2, upstream**2)
+    _, _, dk_absolute = _output_and_gradients(absolutes, tf.abs(x), np.abs(upstream))
+    positions = int(np.prod(y.shape[:-1]))  # the kernel and bias gradients sum over every position of the batch
+    _assert_within("gradient of x", dx, dx_exact,
+                   _rounding_bound(dx_square, dx_absolute, _products_per_output(linear), 2, np.abs(dx_exact)))
+    _assert_within("gradient of the kernel", dk, dk_exact,
+                   _rounding_bound(dk_square, dk_absolute, positions, 2, np.abs(dk_exact)))
+    # The bias gradient (_bias_gradient): dy rounded, partial sums of at most 1024 // channels positions each
+    # rounded (by Cauchy-Schwarz their squares sum to at most that many times Σ dy²), the total rounded.
+    db_square, db_absolute = (np.abs(upstream) ** 2).sum(axis=(0, 1, 2)), np.abs(upstream).sum(axis=(0, 1, 2))
+    per_row = min(1024 // filters, int(np.prod(y.shape[1:3])))
+    db_bound = (_rounding_bound(db_square, db_absolute, positions, 1, np.abs(db_exact))
+                + LAMBDA * U * np.sqrt(per_row / 3 * db_square))
+    _assert_within("gradient of the bias", db, db_exact, db_bound)
 
 
 @pytest.mark.parametrize("filters", [3, 32])

@@ -38,17 +38,31 @@ def test_fit_and_evaluate_report_all_metrics(images):
     assert result["loss"] == pytest.approx(result["reconstruction_loss"] + result["kl_loss"], rel=1e-4)
 
 
-def test_keras_file_round_trip_gives_identical_outputs(images, tmp_path):
-    model = build_vae(latent_dim=8)
+@pytest.mark.parametrize("settings", [{"fast": False}, {"precision": "float32"}, {"precision": "mixed_bfloat16"}],
+                         ids=["plain", "fast-float32", "fast-bfloat16"])
+def test_keras_file_round_trip_loads_the_float32_model_with_the_same_weights(settings, images, tmp_path):
+    # The contract (model.load_vae): a saved model loads as the plain float32 VAE holding exactly the saved weights.
+    # So a model that computed in float32 loads with identical outputs; one that computed in mixed bfloat16 loads
+    # as its float32 counterpart (tests/test_fast.py bounds the difference layer by layer).
+    model = build_vae(latent_dim=8, **settings)
     model.fit(tf.data.Dataset.from_tensor_slices(images).batch(8), epochs=1, verbose=0, shuffle=False)
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
-    assert isinstance(loaded, VAE) and loaded.latent_dim == 8
-    z = np.random.default_rng(1).standard_normal((4, 8)).astype("float32")
-    np.testing.assert_array_equal(model.decoder(z), loaded.decoder(z))
-    for a, b in zip(model.encode(images[:4]), loaded.encode(images[:4])):
+    assert type(loaded) is VAE and loaded.latent_dim == 8
+    assert {layer.compute_dtype for part in (loaded.encoder, loaded.decoder) for layer in part.layers} == {"float32"}
+    for a, b in zip(loaded.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert len(loaded.optimizer.variables) == len(model.optimizer.variables)
+    for a, b in zip(loaded.optimizer.variables, model.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(a, b)  # Adam's step count and moments: training can go on
+    twin = build_vae(latent_dim=8, fast=False)  # the plain float32 model, given the same weights
+    twin.set_weights(model.get_weights())
+    z = np.random.default_rng(1).standard_normal((4, 8)).astype("float32")
+    computed_in_float32 = model.encoder.get_layer("conv_1").compute_dtype == "float32"
+    for reference in [twin] + ([model] if computed_in_float32 else []):
+        np.testing.assert_array_equal(loaded.decoder(z), reference.decoder(z))
+        for a, b in zip(loaded.encode(images[:4]), reference.encode(images[:4])):
+            np.testing.assert_array_equal(a, b)
     assert load_vae(tmp_path / "m.keras").latent_dim == 8
 
 

@@ -126,6 +126,13 @@ class ModelFileError(ValueError):
 def load_vae(path):
     """Load a VAE saved with ``model.save(...)``, in Keras safe mode (no arbitrary code).
 
+    A ``.keras`` file holds the model's settings, weights and optimizer state, not how it computed:
+    this, like ``keras.saving.load_model``, returns the plain float32 :class:`VAE` with exactly the
+    saved weights. A model that computed in float32 (every model on a CPU without bfloat16 units
+    or on a GPU, and ``build_vae(fast=False)`` everywhere) loads with identical outputs; one that
+    computed in mixed bfloat16 (``build_vae()`` on a CPU with bfloat16 units) loads as its float32
+    counterpart, whose outputs differ from the saved model's by that model's bfloat16 rounding.
+
     Raises :class:`ModelFileError` with a one-line reason for a missing, corrupt, unsafe or
     foreign file.
     """

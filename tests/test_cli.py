@@ -111,3 +111,17 @@ def test_negative_seed_and_a_folder_as_png_are_exit_2(trained_run, tmp_path):
     out, _ = trained_run
     result = run_cli("generate", "--model", out / "model.keras", "--out", tmp_path)
     assert result.returncode == 2 and "is a folder" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_evaluate_two_sample_compares_prior_and_mixture_samples_with_held_out_images(trained_run, tmp_path):
+    out, _ = trained_run
+    result = run_cli("evaluate", "--model", out / "model.keras", "--data", "shapes", "--k", "1", "--two-sample",
+                     "--json", tmp_path / "e.json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    numbers = json.loads((tmp_path / "e.json").read_text())["two_sample"]
+    held_out = json.loads((tmp_path / "e.json").read_text())["images"]
+    for sampler in ("prior", "mixture"):
+        assert numbers[sampler]["n"] == 2 * held_out and 0 <= numbers[sampler]["accuracy"] <= 1
+        assert re.search(rf"{sampler} +accuracy {100 * numbers[sampler]['accuracy']:.1f} % ± ", result.stdout)
+    assert "prior − mixture: " in result.stdout

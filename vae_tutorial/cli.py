@@ -178,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default: all)")
     evaluate.add_argument("--seed", type=_seed, default=0,
                           help="random seed of the importance samples and of --n's choice (default 0)")
+    evaluate.add_argument("--two-sample", action="store_true",
+                          help="also test how well a classifier tells the held-out images from as many generated "
+                          "from the prior and from the run's mixture of the codes (50 %% accuracy: it cannot)")
     evaluate.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     evaluate.set_defaults(func=cmd_evaluate)
     return parser
@@ -557,8 +560,9 @@ def cmd_reconstruct(args) -> int:
 # ---------------------------------------------------------------------------------------
 
 
-def _held_out_images(model_path: Path, data: str, image_size: int) -> tuple[list[Path], str]:
-    """The held-out image paths for ``evaluate`` and a phrase that says which they are."""
+def _held_out_images(model_path: Path, data: str, image_size: int):
+    """``(paths, phrase, group_of)``: the held-out images for ``evaluate``, a phrase that says which they are, and
+    the data set's function path → group (None: each image its own)."""
     import json
 
     from vae_tutorial.data import find_images, split_paths
@@ -579,13 +583,13 @@ def _held_out_images(model_path: Path, data: str, image_size: int) -> tuple[list
     folder_path, group_of, name = resolve_data(data, shapes_dir, seed, config.get("shapes") or 2000)
     paths = find_images(folder_path, image_size=image_size).paths
     if not trained_on_data:
-        return paths, f"every image of {name} (the model was trained on {config.get('data')})"
+        return paths, f"every image of {name} (the model was trained on {config.get('data')})", group_of
     _, held_out = split_paths(paths, split, seed, group_of)
     if not held_out:
         raise UsageError(f"the run held out no images of {name} (validation split {split}); "
                          "give other images with --data FOLDER")
     source = "as in the run's config.json" if config else "train's defaults: no config.json beside the model"
-    return held_out, f"the validation split {split} (seed {seed}) of {name} ({source})"
+    return held_out, f"the validation split {split} (seed {seed}) of {name} ({source})", group_of
 
 
 def cmd_evaluate(args) -> int:
@@ -604,7 +608,7 @@ def cmd_evaluate(args) -> int:
     from vae_tutorial.runs import replace_atomically
 
     model = load_vae(args.model)
-    paths, which = _held_out_images(args.model, args.data, model.image_size)
+    paths, which, group_of = _held_out_images(args.model, args.data, model.image_size)
     if args.n is not None and args.n < len(paths):
         paths = [paths[i] for i in sorted(np.random.default_rng(args.seed).permutation(len(paths))[:args.n])]
     if len(paths) < 2:
@@ -633,10 +637,38 @@ def cmd_evaluate(args) -> int:
         print(f"  {label:<40}{nats:>15}{per_dim:>14}")
     print(f"  per-pixel MSE {result['mse_per_pixel']:.5f}; active units {result['active_units']} of "
           f"{model.latent_dim}; {result['images']} images in {elapsed:.1f} s")
+    if args.two_sample:
+        result["two_sample"] = _two_sample(model, args.model, pipeline, paths, group_of, args.seed)
     if args.json is not None:
         replace_atomically(lambda p: p.write_text(json.dumps(result, indent=2)), args.json)
         say(f"wrote {args.json}")
     return 0
+
+
+def _two_sample(model, model_path: Path, pipeline, paths, group_of, seed: int) -> dict:
+    """The classifier two-sample test of the held-out images against as many generated from the prior and from
+    the run's mixture; prints a table and returns ``{sampler: the test's numbers}``."""
+    import numpy as np
+
+    from vae_tutorial.generation import generate
+    from vae_tutorial.two_sample import classifier_two_sample_test
+
+    real = np.concatenate(list(pipeline.as_numpy_iterator()))
+    groups = [group_of(p) for p in paths] if group_of else None
+    samplers = {"prior": None, "mixture": _run_mixture(model_path, model, MIXTURE_COMPONENTS)}
+    results = {}
+    for name, mixture in samplers.items():
+        generated = generate(model, len(real), seed=seed, mixture=mixture)
+        results[name] = classifier_two_sample_test(real, generated, groups=groups, seed=seed)
+    print(f"  two-sample test: a classifier (logistic regression on 16×16 block means, 5 folds) tells {len(real)} "
+          f"held-out images from as many generated ones; 50 % means it cannot")
+    for name, numbers in results.items():
+        print(f"    {name:<8} accuracy {100 * numbers['accuracy']:.1f} % ± {100 * numbers['standard_error']:.1f} "
+              f"(p = {numbers['p_value']:.2g})")
+    difference = results["prior"]["accuracy"] - results["mixture"]["accuracy"]
+    error = np.hypot(results["prior"]["standard_error"], results["mixture"]["standard_error"])
+    print(f"    prior − mixture: {100 * difference:+.1f} points ± {100 * error:.1f} (standard errors, as independent)")
+    return results
 
 
 # ---------------------------------------------------------------------------------------

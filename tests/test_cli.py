@@ -125,3 +125,15 @@ def test_evaluate_two_sample_compares_prior_and_mixture_samples_with_held_out_im
         assert numbers[sampler]["n"] == 2 * held_out and 0 <= numbers[sampler]["accuracy"] <= 1
         assert re.search(rf"{sampler} +accuracy {100 * numbers[sampler]['accuracy']:.1f} % ± ", result.stdout)
     assert "prior − mixture: " in result.stdout
+
+
+@pytest.mark.slow
+def test_train_with_the_defaults_keeps_the_codes_in_use_on_simple_images(tmp_path):
+    # With --decoder-variance fixed (σ² = ½) this very run collapses in its third epoch (KL 0.06 nats, 0 of 512
+    # dimensions active); the default, a calibrated decoder, keeps the codes in use.
+    result = run_cli("train", "--data", "shapes", "--shapes", "600", "--epochs", "4", "--out", tmp_path / "o")
+    assert result.returncode == 0, result.stderr[-2000:]
+    numbers = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert not numbers["collapsed"] and numbers["collapsed_in_epoch"] is None and numbers["active_units"] > 0
+    assert "warning" not in result.stdout
+    assert json.loads((tmp_path / "o" / "config.json").read_text())["decoder_variance"] == "optimal"

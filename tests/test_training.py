@@ -1,6 +1,7 @@
 import csv
 import json
 import os
+import re
 import shutil
 
 import keras
@@ -46,7 +47,8 @@ def test_train_writes_every_output_and_resumes(shapes_folder, tmp_path):
     assert sorted(os.listdir(out / "epochs")) == ["epoch_001.png", "epoch_002.png"]
     rows = list(csv.DictReader(open(out / "history.csv")))
     assert [r["epoch"] for r in rows] == ["0", "1"] and float(rows[0]["images_per_second"]) > 0
-    assert "val_kl_loss" in rows[0]
+    assert "val_kl_loss" in rows[0] and int(rows[1]["active_units"]) >= 0  # CollapseWatch's, every epoch
+    assert "collapsed_in_epoch" in json.loads((out / "metrics.json").read_text())
     assert not (out / "backup").exists() and resume_epoch(out) == 0  # removed after a finished run
     for saved, trained in zip(load_vae(out / "model.keras").get_weights(), model.get_weights(), strict=True):
         np.testing.assert_array_equal(saved, trained)  # the last epoch's weights (model.load_vae: float32 model)
@@ -155,3 +157,40 @@ def test_loss_scale_reports_the_terms_and_warns_of_collapse_and_a_per_pixel_mean
     mean = loss_scale(healthy, images)
     assert mean["reconstruction"] == pytest.approx(numbers["reconstruction"] / (64 * 64 * 3), rel=1e-4)
     assert "per-pixel mean" in describe(mean)
+
+
+def _collapsed(model):
+    """``model`` with both encoder heads zeroed: every image's posterior is the prior."""
+    for head in ("mu", "log_var"):
+        layer = model.encoder.get_layer(head)
+        layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    return model
+
+
+def test_collapse_watch_warns_once_in_the_epoch_of_collapse_and_logs_active_units(capsys):
+    from vae_tutorial.callbacks import CollapseWatch
+    from vae_tutorial.model import VAE
+
+    images = np.random.default_rng(0).random((8, 64, 64, 3), dtype=np.float32)
+    healthy = VAE(latent_dim=4, seed=0)
+    head = healthy.encoder.get_layer("mu")
+    head.set_weights([w * 300 for w in head.get_weights()])  # codes that vary from image to image
+    watch = CollapseWatch(images, hint="try something")
+    watch.set_model(healthy)
+    logs = {}
+    watch.on_epoch_end(0, logs)
+    watch.on_epoch_begin(1)
+    assert logs["active_units"] == 4 and watch.collapsed_in_epoch is None and capsys.readouterr().out == ""
+    watch.set_model(_collapsed(healthy))
+    printed = []
+    for epoch in (1, 2):  # collapsed in the second epoch and still in the third
+        logs = {}
+        watch.on_epoch_end(epoch, logs)
+        assert logs["active_units"] == 0
+        assert capsys.readouterr().out == ""  # not while Keras is still printing the epoch's line
+        watch.on_epoch_begin(epoch + 1) if epoch == 1 else watch.on_train_end()
+        printed.append(capsys.readouterr().out)
+    assert watch.collapsed_in_epoch == 2
+    assert re.fullmatch(r"warning: the posterior collapsed in epoch 2: KL 0 nats per image, 0 of 4 dimensions "
+                        r"active, so the decoder ignores z and every image decodes alike; try something\n", printed[0])
+    assert printed[1] == ""  # once

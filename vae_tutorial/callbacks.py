@@ -2,7 +2,8 @@
 
 - :class:`StopOnDivergence` stops a diverging run at the first NaN or infinite loss;
 - :class:`SampleGrid` draws the images decoded from a fixed set of z after every epoch;
-- :class:`Throughput` adds the epoch's training images per second to the logs.
+- :class:`Throughput` adds the epoch's training images per second to the logs;
+- :class:`CollapseWatch` says in one line when the posterior collapses (KL near 0, no active dimension).
 
 The run folder's own callbacks (the atomic checkpoint, the backup) are in :mod:`vae_tutorial.runs`.
 """
@@ -85,3 +86,41 @@ class Throughput(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["images_per_second"] = self.images_per_epoch / max(self.end - self.start, 1e-9)
+
+
+class CollapseWatch(keras.callbacks.Callback):
+    """After each epoch, measure the KL and the active dimensions on ``images``; warn once when the posterior collapses.
+
+    Adds ``active_units`` to the logs (so ``history.csv`` records it every epoch). The first epoch in
+    which the KL per image is below :data:`~vae_tutorial.loss_scale.COLLAPSED_KL` nats and no dimension
+    is active is kept in ``collapsed_in_epoch`` (1-based), and one line says so, with ``hint``, once
+    Keras has finished printing that epoch.
+    """
+
+    def __init__(self, images, hint: str = ""):
+        super().__init__()
+        self.images, self.hint = images, hint
+        self.collapsed_in_epoch, self._pending = None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        from vae_tutorial.loss_scale import loss_scale
+
+        numbers = loss_scale(self.model, self.images)
+        if logs is not None:
+            logs["active_units"] = numbers["active_units"]
+        if numbers["collapsed"] and self.collapsed_in_epoch is None:
+            self.collapsed_in_epoch = epoch + 1
+            self._pending = (f"warning: the posterior collapsed in epoch {epoch + 1}: KL {numbers['kl']:.3g} nats "
+                             f"per image, {numbers['active_units']} of {numbers['latent_dim']} dimensions active, "
+                             f"so the decoder ignores z and every image decodes alike" + (f"; {self.hint}" if self.hint else ""))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._say()
+
+    def on_train_end(self, logs=None):
+        self._say()
+
+    def _say(self):
+        if self._pending:
+            print(self._pending, flush=True)
+            self._pending = None

@@ -89,18 +89,20 @@ class Throughput(keras.callbacks.Callback):
 
 
 class CollapseWatch(keras.callbacks.Callback):
-    """After each epoch, measure the KL and the active dimensions on ``images``; warn once when the posterior collapses.
+    """After each epoch, measure the KL and the active dimensions on ``images``; say when the posterior collapses
+    and when it no longer is.
 
-    Adds ``active_units`` to the logs (so ``history.csv`` records it every epoch). The first epoch in
-    which the KL per image is below :data:`~vae_tutorial.loss_scale.COLLAPSED_KL` nats and no dimension
-    is active is kept in ``collapsed_in_epoch`` (1-based), and one line says so, with ``hint``, once
-    Keras has finished printing that epoch.
+    Adds ``active_units`` to the logs (so ``history.csv`` records it every epoch). In an epoch where the KL per
+    image is below :data:`~vae_tutorial.loss_scale.COLLAPSED_KL` nats and no dimension is active, after one where
+    it was not, one line says so, with ``hint``; in the first epoch after that where it no longer holds, one line
+    says that it no longer is. Each line comes once Keras has finished printing the epoch.
+    ``collapsed_epochs`` lists the (1-based) epochs in which the posterior was collapsed.
     """
 
     def __init__(self, images, hint: str = ""):
         super().__init__()
         self.images, self.hint = images, hint
-        self.collapsed_in_epoch, self._pending = None, None
+        self.collapsed_epochs, self._pending = [], None
 
     def on_epoch_end(self, epoch, logs=None):
         from vae_tutorial.loss_scale import loss_scale
@@ -108,11 +110,16 @@ class CollapseWatch(keras.callbacks.Callback):
         numbers = loss_scale(self.model, self.images)
         if logs is not None:
             logs["active_units"] = numbers["active_units"]
-        if numbers["collapsed"] and self.collapsed_in_epoch is None:
-            self.collapsed_in_epoch = epoch + 1
-            self._pending = (f"warning: the posterior collapsed in epoch {epoch + 1}: KL {numbers['kl']:.3g} nats "
-                             f"per image, {numbers['active_units']} of {numbers['latent_dim']} dimensions active, "
-                             f"so the decoder ignores z and every image decodes alike" + (f"; {self.hint}" if self.hint else ""))
+        was_collapsed = bool(self.collapsed_epochs) and self.collapsed_epochs[-1] == epoch
+        state = (f"KL {numbers['kl']:.3g} nats per image, {numbers['active_units']} of {numbers['latent_dim']} "
+                 f"dimensions active")
+        if numbers["collapsed"]:
+            self.collapsed_epochs.append(epoch + 1)
+            if not was_collapsed:
+                self._pending = (f"warning: the posterior collapsed in epoch {epoch + 1}: {state}, so the decoder "
+                                 f"ignores z and every image decodes alike" + (f"; {self.hint}" if self.hint else ""))
+        elif was_collapsed:
+            self._pending = f"the posterior is no longer collapsed in epoch {epoch + 1}: {state}"
 
     def on_epoch_begin(self, epoch, logs=None):
         self._say()

@@ -6,7 +6,7 @@
 - :class:`~vae_tutorial.callbacks.Throughput`: training images per second, into the logs;
 - :class:`~vae_tutorial.callbacks.SampleGrid`: ``epochs/epoch_NNN.png`` from a fixed set of z;
 - :class:`~vae_tutorial.callbacks.CollapseWatch`: the active dimensions of the validation images into
-  the logs, and one line when the posterior collapses;
+  the logs, and one line when the posterior collapses (and one when it no longer is);
 - ``keras.callbacks.CSVLogger``: each epoch's losses appended to ``history.csv``;
 - ``keras.callbacks.TensorBoard``: the same losses under ``logs/`` for ``tensorboard --logdir runs``;
 - :class:`~vae_tutorial.runs.AtomicCheckpoint`: ``model.keras``, written atomically;
@@ -15,8 +15,8 @@
   output of that epoch is complete.
 
 After the last epoch, ``train`` compares the two terms of the loss on the validation images
-(:mod:`vae_tutorial.loss_scale`): one printed line, and ``metrics.json`` (with the epoch in which
-the posterior collapsed, if it did).
+(:mod:`vae_tutorial.loss_scale`): one printed line, and ``metrics.json`` (with the epochs at whose
+end the posterior was collapsed).
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def train(model, train_data, validation_data=None, epochs=DEFAULTS["epochs"], ou
                         callbacks=callbacks, verbose=verbose)
     if watched is not None:
         watch = next(c for c in callbacks if isinstance(c, CollapseWatch))
-        report_loss_scale(model, scored, out_dir, verbose=verbose != 0, collapsed_in_epoch=watch.collapsed_in_epoch)
+        report_loss_scale(model, scored, out_dir, verbose=verbose != 0, collapsed_epochs=watch.collapsed_epochs)
     return history
 
 
@@ -156,19 +156,21 @@ def _collapse_hint(model) -> str:
         tries.append("a smaller beta (--beta)")
     if getattr(model, "reconstruction_reduction", "sum") == "mean":
         tries = ["reconstruction_reduction='sum': a per-pixel mean cannot hold its own against the KL"]
-    return "try " + ", or ".join(tries) if tries else ""
+    if tries:
+        return "try " + ", or ".join(tries)
+    return "a calibrated decoder can come out of it in later epochs (a line says so when it does)"
 
 
-def report_loss_scale(model, data, out_dir, n=512, verbose=True, collapsed_in_epoch=None) -> dict:
-    """:func:`~vae_tutorial.loss_scale.loss_scale` on up to ``n`` images of ``data``, with
-    ``collapsed_in_epoch`` (the first epoch in which the posterior had collapsed, or None), written to
-    ``out_dir/metrics.json`` and, with ``verbose``, printed as one line."""
+def report_loss_scale(model, data, out_dir, n=512, verbose=True, collapsed_epochs=()) -> dict:
+    """:func:`~vae_tutorial.loss_scale.loss_scale` on up to ``n`` images of ``data``, with ``collapsed_epochs``
+    (the epochs at whose end the posterior was collapsed), written to ``out_dir/metrics.json`` and, with
+    ``verbose``, printed as one line."""
     import json
 
     from vae_tutorial.analysis import take_images
     from vae_tutorial.loss_scale import describe, loss_scale
 
-    numbers = {**loss_scale(model, take_images(data, n)), "collapsed_in_epoch": collapsed_in_epoch}
+    numbers = {**loss_scale(model, take_images(data, n)), "collapsed_epochs": list(collapsed_epochs)}
     replace_atomically(lambda p: p.write_text(json.dumps(numbers, indent=2)), Path(out_dir) / "metrics.json")
     if verbose:
         print(f"Loss terms {describe(numbers)}")

@@ -53,12 +53,13 @@ def handed_out(folder):
 
 
 def worked(folder):
-    """The first exercise wrong, the second right, the third not attempted; a cell that checks the working
-    directory and that $VAE_TUTORIAL_EPOCHS reaches the kernel."""
+    """The first exercise wrong, the second right, the third not attempted, the fourth's scaffold deleted (its check
+    raises NameError); a cell that checks the working directory and that $VAE_TUTORIAL_EPOCHS reaches the kernel."""
     return write_notebook(folder / "worked.ipynb",
                           'import os\nfrom pathlib import Path\n\nassert Path("worked.ipynb").is_file(), Path.cwd()\n'
                           'assert os.environ["VAE_TUTORIAL_EPOCHS"] == "1"',
-                          UPSAMPLED_WRONG, UPSAMPLED_CHECK, KL_RIGHT, KL_CHECK, SAMPLE, SAMPLE_CHECK)
+                          UPSAMPLED_WRONG, UPSAMPLED_CHECK, KL_RIGHT, KL_CHECK, SAMPLE, SAMPLE_CHECK,
+                          "from vae_tutorial.exercises import check_decoder\n\ncheck_decoder(build_my_decoder)")
 
 
 def raises(folder):
@@ -88,7 +89,7 @@ def test_check_calls_name_one_exercise_per_call_of_a_checker():
     assert check_calls(UPSAMPLED_CHECK) == ["my_upsampled_size"]
     assert check_calls(UPSAMPLED) == []
     assert check_calls("%matplotlib inline\nfrom vae_tutorial import exercises\n\n"
-                       "exercises.check_sampling(my_sample)  # check_kl_divergence(x) in a comment\n"
+                       "results = [exercises.check_sampling(my_sample)]  # check_kl_divergence(x) in a comment\n"
                        "print('check_decoder(build)')\ncheck_encoder(lambda d: None)") == ["my_sample", "check_encoder"]
     assert check_calls("check_sampling(my_sample\n") == ["check_sampling"]  # not Python: found by the text
 
@@ -176,8 +177,9 @@ def test_a_wrong_answer_is_recorded_and_the_later_exercises_are_graded(graded):
     assert reports["worked.ipynb"]["exercises"] == [
         {"name": "my_upsampled_size", "status": "wrong", "message": WRONG_HINT},
         {"name": "my_kl_divergence", "status": "right", "message": None},
-        {"name": "my_sample", "status": "not attempted", "message": "it returns None"}]
-    assert (reports["worked.ipynb"]["score"], reports["worked.ipynb"]["out_of"]) == (1, 3)
+        {"name": "my_sample", "status": "not attempted", "message": "it returns None"},
+        {"name": "build_my_decoder", "status": "wrong", "message": "NameError: name 'build_my_decoder' is not defined"}]
+    assert (reports["worked.ipynb"]["score"], reports["worked.ipynb"]["out_of"]) == (1, 4)
     assert "error" not in reports["worked.ipynb"]
 
 

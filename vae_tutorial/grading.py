@@ -183,10 +183,9 @@ def _run(notebook, folder: Path, timeout: float, checks: dict[int, list[Exercise
         except Exception as error:  # noqa: BLE001  (the kernel died or did not start: reported, never a traceback)
             where = f" in {_describe(notebook, index)}" if index is not None else ""
             reason = f"the kernel failed{where}: {type(error).__name__}: {one_line(error)}"
-    unchecked = [e for i, cell_exercises in checks.items() if index is None or i >= index for e in cell_exercises
-                 if e.message is None and e.status == NOT_ATTEMPTED]
-    for exercise in unchecked:
-        exercise.message = f"not reached: {reason}"
+    for exercise in (exercise for cell_exercises in checks.values() for exercise in cell_exercises):
+        if exercise.status == NOT_ATTEMPTED and exercise.message is None:  # its check cell never ran
+            exercise.message = f"not reached: {reason}"
     return reason
 
 

@@ -32,7 +32,8 @@ def test_the_student_copy_holds_the_course_without_solutions_or_tests(tmp_path, 
     assert "## Exercises and solutions" in guide and "## Time" in guide  # the rest of the guide stays
     assert "\n\n\n" not in guide
     assert "## Tests" in (ROOT / "README.md").read_text() and "## Tests" not in (dest / "README.md").read_text()
-    assert capsys.readouterr().out == f"student_copy.py: wrote {len(files)} files to {dest} (no solutions/, no tests/)\n"
+    said = capsys.readouterr().out
+    assert said == f"student_copy.py: wrote {len(files)} files to {dest} (no solutions/, no tests/)\n"
 
 
 def test_a_folder_that_holds_something_is_refused_in_one_line(tmp_path, capsys):

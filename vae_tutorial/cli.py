@@ -1,4 +1,4 @@
-"""The command line: ``vae-tutorial train | generate | reconstruct | evaluate | grade`` (also ``python -m vae_tutorial``).
+"""The command line: ``vae-tutorial train | generate | reconstruct | evaluate | grade`` (or ``python -m vae_tutorial``).
 
 Errors the user can fix are one line on stderr and exit status 2, never a traceback.
 """

@@ -1,4 +1,4 @@
-"""The command line: ``vae-tutorial train | generate | reconstruct | evaluate`` (also ``python -m vae_tutorial``).
+"""The command line: ``vae-tutorial train | generate | reconstruct | evaluate | grade`` (or ``python -m vae_tutorial``).
 
 Errors the user can fix are one line on stderr and exit status 2, never a traceback.
 """
@@ -15,6 +15,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from vae_tutorial.grading import DEFAULT_TIMEOUT
 
 PROG = "vae-tutorial"
 MIXTURE_COMPONENTS = 10  # Gaussians in the mixture of the codes that train fits and generate samples
@@ -184,6 +186,22 @@ def build_parser() -> argparse.ArgumentParser:
                           "from the prior and from the run's mixture of the codes (50 %% accuracy: it cannot)")
     evaluate.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    grade = commands.add_parser("grade", help="run notebooks and grade their exercises (this runs their code)",
+                                description="Run each notebook from top to bottom in a fresh kernel, with its "
+                                "folder as working directory, and report each exercise (each check_* call) as "
+                                "right, wrong or not attempted. This RUNS the notebooks' code with your rights: "
+                                "grade students' work in a sandbox, a container or a throwaway account. The "
+                                "notebooks read $VAE_TUTORIAL_EPOCHS: set it to 1 to grade quickly. Exit status: 0 "
+                                "when every notebook ran to its end; 1 when one did not (its error is reported and "
+                                "the next notebook is graded); 2 for a usage error.")
+    grade.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK", help="notebooks (.ipynb) to grade")
+    grade.add_argument("--json", action="store_true",
+                       help='print {"notebooks": [{"notebook", "exercises": [{"name", "status", "message"}], '
+                       '"score", "out_of", and "error" when it failed}]} instead of a table')
+    grade.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT, metavar="S",
+                       help=f"seconds each notebook's cells may take together (default {DEFAULT_TIMEOUT})")
+    grade.set_defaults(func=cmd_grade)
     return parser
 
 
@@ -670,6 +688,30 @@ def _two_sample(model, model_path: Path, pipeline, paths, group_of, seed: int) -
     error = np.hypot(results["prior"]["standard_error"], results["mixture"]["standard_error"])
     print(f"    prior − mixture: {100 * difference:+.1f} points ± {100 * error:.1f} (standard errors, as independent)")
     return results
+
+
+# ---------------------------------------------------------------------------------------
+# grade
+# ---------------------------------------------------------------------------------------
+
+
+def cmd_grade(args) -> int:
+    """Grade each notebook in turn; print a table as each finishes, or all of them as JSON at the end."""
+    from vae_tutorial.grading import grade_notebook
+
+    for path in args.notebooks:
+        if not path.is_file():
+            raise UsageError(f"no such notebook file: {path}")
+        if path.suffix != ".ipynb":
+            raise UsageError(f"not a notebook (.ipynb): {path}")
+    reports = []
+    for number, path in enumerate(args.notebooks):
+        reports.append(grade_notebook(path, timeout=args.timeout))
+        if not args.json:
+            print(("\n" if number else "") + reports[-1].as_text(), flush=True)
+    if args.json:
+        print(json.dumps({"notebooks": [report.as_json() for report in reports]}, indent=2, ensure_ascii=False))
+    return 0 if all(report.error is None for report in reports) else 1
 
 
 # ---------------------------------------------------------------------------------------

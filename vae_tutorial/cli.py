@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import re
 import shutil
@@ -19,6 +20,7 @@ from pathlib import Path
 from vae_tutorial.grading import DEFAULT_TIMEOUT
 
 PROG = "vae-tutorial"
+IMAGE_SIZE = 64  # pixels: train makes models of 64×64 images
 MIXTURE_COMPONENTS = 10  # Gaussians in the mixture of the codes that train fits and generate samples
 MIXTURE_IMAGES = 5000  # at most this many training images' codes are fitted (time grows with them)
 
@@ -271,24 +273,37 @@ def _write_figures(model, originals, out: Path, seed: int, mixture=None) -> None
     replace_atomically(lambda p: fig.savefig(p, format="png", dpi=100), out / "reconstructions.png")
 
 
-def _read_folder(folder_path, group_of, validation_split: float, seed: int, cache: dict):
-    """One worker: decode every image of the folder; ``(training paths, validation paths, skipped files)``."""
+@dataclasses.dataclass
+class _Images:
+    """The images one worker trains on (with one worker: all the images of the folder)."""
+
+    train: list  # this worker's usable training images (paths)
+    val: list  # this worker's usable validation images
+    skipped: list  # (path, reason): the files skipped by name, and the files of this worker that do not decode
+    files: tuple  # (training, validation) files of this worker, usable or not
+    per_worker: tuple  # (training, validation) images each worker takes per epoch
+    figure_files: list  # the validation files every worker draws the reconstruction figure's images from
+
+
+def _read_folder(folder_path, group_of, validation_split: float, seed: int, cache: dict) -> _Images:
+    """One worker: decode every image of the folder."""
     from vae_tutorial.data import find_images, split_paths
 
     folder = find_images(folder_path, **cache)
-    return (*split_paths(folder.paths, validation_split, seed, group_of), folder.skipped)
+    train, val = split_paths(folder.paths, validation_split, seed, group_of)
+    return _Images(train, val, folder.skipped, (len(train), len(val)), (len(train), len(val)), val or train)
 
 
-def _read_share(folder_path, group_of, validation_split: float, seed: int, index: int, workers: int, cache: dict):
+def _read_share(folder_path, group_of, validation_split: float, seed: int, index: int, workers: int,
+                cache: dict) -> _Images:
     """Worker ``index`` of ``workers``: decode only this worker's share of the folder's image files.
 
     Every worker lists the same files and splits them into training and validation files by their
     paths alone, so all workers agree on the split without decoding; each then decodes every
     ``workers``-th file of each side (see :func:`~vae_tutorial.fast.distribute.worker_share`) into
-    a cache of its own. Returns ``(training paths, validation paths, skipped files, (training,
-    validation) images per worker per epoch, the validation files every worker draws the figure's
-    images from)``: the paths are this worker's usable ones; the skipped files are those skipped
+    a cache of its own. The usable images are this worker's; so are the skipped files, those skipped
     by name and those of this worker's share that do not decode, which only this worker knows.
+    Whether every share is usable is for :func:`_check_images` to say, on every worker at once.
     """
     from vae_tutorial.data import decode_files, list_images, split_paths
     from vae_tutorial.fast.distribute import worker_share
@@ -301,120 +316,117 @@ def _read_share(folder_path, group_of, validation_split: float, seed: int, index
     found = decode_files(folder_path, mine[0] + mine[1], part=f"worker{index}of{workers}", **cache)
     usable = set(found.paths)
     train_paths, val_paths = ([p for p in files if p in usable] for files in mine)
-    if val_files and not val_paths and len(val_files) >= workers:
-        raise UsageError(f"none of worker {index}'s {len(mine[1])} validation files decodes; "
-                         "choose another --seed or --validation-split")
-    sizes = len(train_files) // workers, len(val_files) // workers
-    return train_paths, val_paths, sorted(skipped + found.skipped), sizes, val_files or train_files
+    return _Images(train_paths, val_paths, sorted(skipped + found.skipped), (len(mine[0]), len(mine[1])),
+                   (len(train_files) // workers, len(val_files) // workers), val_files or train_files)
+
+
+def _report_images(images: _Images, out: Path, share: str) -> None:
+    """Write ``out/skipped.txt`` (each skipped file with its reason) and say how many images are usable."""
+    from vae_tutorial.runs import replace_atomically
+
+    listing = "".join(f"{p}\t{r}\n" for p, r in images.skipped)
+    replace_atomically(lambda p: p.write_text(listing, encoding="utf-8"), out / "skipped.txt")
+    say(f"{len(images.train) + len(images.val)} usable images, {len(images.skipped)} skipped{share}"
+        + (f" (each listed with its reason in {out / 'skipped.txt'})" if images.skipped else ""))
+    for path, reason in images.skipped[:5]:
+        say(f"  skipped {path}: {reason}")
+
+
+def _check_images(images: _Images, folder_path, index: int, workers: int, together=None) -> None:
+    """Stop (:class:`UsageError`) when a worker has no usable training image, or (of several workers)
+    none of its files or none of its validation files decodes.
+
+    ``together``: the strategy of the workers, which then exchange their numbers first
+    (:func:`~vae_tutorial.fast.distribute.gather_from_workers`), so that every worker stops, with the
+    same line, when any one's share is unusable: none waits for a worker that has stopped. Without
+    it, this worker checks its own images only.
+    """
+    from vae_tutorial.fast.distribute import gather_from_workers
+
+    mine = [len(images.train), len(images.val), *images.files]
+    counts = enumerate(gather_from_workers(together, mine)) if together is not None else [(index, mine)]
+    for worker, (train, val, train_files, val_files) in counts:
+        if workers > 1 and not train + val:
+            raise UsageError(f"none of the {train_files + val_files} image files of worker {worker}'s share of "
+                             f"{folder_path} decodes (that worker lists them in its skipped.txt)")
+        if workers > 1 and val_files and not val and images.per_worker[1] >= 1:
+            raise UsageError(f"none of worker {worker}'s {val_files} validation files decodes; "
+                             "choose another --seed or --validation-split")
+        if not train:
+            raise UsageError(f"no training images left after the validation split of {folder_path}"
+                             + (f" in worker {worker}'s share" if workers > 1 else ""))
+
+
+def _figure_images(images: _Images, seed: int, workers: int):
+    """The reconstruction figure's 16 validation images: the same on every worker."""
+    import numpy as np
+
+    from vae_tutorial.data import first_usable, read_images
+
+    files = images.figure_files
+    chosen = np.random.default_rng(seed).permutation(len(files))
+    if workers > 1:  # decoded here, the first 16 usable ones: no worker holds them all
+        return first_usable([files[i] for i in chosen], 16, IMAGE_SIZE)
+    return read_images([files[i] for i in sorted(chosen[:16])], IMAGE_SIZE)
 
 
 def cmd_train(args) -> int:
-    import numpy as np
-
-    # A strategy must exist before TensorFlow runs any operation (multi-worker collectives).
-    strategy = _make_strategy(args.strategy)
-    # MultiWorkerMirroredStrategy's runtime takes over SIGTERM (for its preemption notices), after which a
-    # worker would not stop when told to: give it back to the handler that main() installed.
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is not None:
-        signal.signal(signal.SIGTERM, signal.getsignal(signal.SIGTERM))
     from vae_tutorial import runs
-    from vae_tutorial.fast.distribute import per_worker_pipeline, worker
+    from vae_tutorial.fast.distribute import TrainingPhase
+    from vae_tutorial.model import load_vae
 
+    index, workers = _configured_worker(args.strategy)
     out = args.out or default_out(args.data)
-    index, workers = worker(strategy)
     if index > 0:  # only the chief writes the run folder; the other workers keep their state apart
         out = out / "workers" / f"worker_{index}"
     _check_writable(out)
-    image_size = 64
     config = {"data": args.data if args.data in ("emoji", "shapes") else str(Path(args.data).expanduser().resolve()),
               "latent_dim": args.latent_dim, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-              "validation_split": args.validation_split, "seed": args.seed, "image_size": image_size,
+              "validation_split": args.validation_split, "seed": args.seed, "image_size": IMAGE_SIZE,
               "shapes": args.shapes if args.data == "shapes" else None,
               "decoder_variance": args.decoder_variance, "beta": args.beta}
     if args.overwrite:
         runs.clear(out)
-    state = runs.run_state(out, config, args.epochs)
-    from vae_tutorial.data import first_usable, make_pipeline, read_images
-    from vae_tutorial.model import load_vae
-    from vae_tutorial.training import TrainingDiverged, build_vae, train
+    state = runs.run_state(out, config, args.epochs, keeps_model=index == 0)
+    if state == "finished" and index > 0:  # told by this worker's own folder: it waits for no other worker
+        say(f"worker {index}: {out} records that this run of {args.epochs} epochs has finished; nothing to do "
+            "(pass --overwrite to train again)")
+        return 0
+    # A strategy must exist before TensorFlow runs any operation (multi-worker collectives); a finished run needs none.
+    strategy = _start_strategy(args.strategy) if state != "finished" else None
 
     folder_path, group_of, name = resolve_data(args.data, out, args.seed, args.shapes)
     say(f"reading images from {folder_path}")
-    cache = dict(image_size=image_size, cache_dir=args.cache_dir, memory_budget=args.cache_memory,
+    cache = dict(image_size=IMAGE_SIZE, cache_dir=args.cache_dir, memory_budget=args.cache_memory,
                  rebuild_cache=args.rebuild_cache, log=say)
     if workers > 1:
-        share = _read_share(folder_path, group_of, args.validation_split, args.seed, index, workers, cache)
-        train_paths, val_paths, skipped, sizes, figure_paths = share
+        images = _read_share(folder_path, group_of, args.validation_split, args.seed, index, workers, cache)
     else:
-        train_paths, val_paths, skipped = _read_folder(folder_path, group_of, args.validation_split, args.seed,
-                                                       cache)
-        sizes, figure_paths = (len(train_paths), len(val_paths)), val_paths or train_paths
-    listing = "".join(f"{p}\t{r}\n" for p, r in skipped)
-    runs.replace_atomically(lambda p: p.write_text(listing, encoding="utf-8"), out / "skipped.txt")
-    say(f"{len(train_paths) + len(val_paths)} usable images, {len(skipped)} skipped"
-        + (f" in worker {index}'s share" if workers > 1 else "")
-        + (f" (each listed with its reason in {out / 'skipped.txt'})" if skipped else ""))
-    for path, reason in skipped[:5]:
-        say(f"  skipped {path}: {reason}")
-    if not train_paths:
-        raise UsageError(f"no training images left after the validation split of {folder_path}"
-                         + (f" in worker {index}'s share" if workers > 1 else ""))
-    say(f"{len(train_paths)} training and {len(val_paths)} validation images"
-        + (" (skin-tone variants kept on one side)" if name == "emoji" else "")
-        + (f" in worker {index}'s share" if workers > 1 else ""))
-
-    def originals():
-        """The validation images of the reconstruction figure: the same on every worker."""
-        chosen = np.random.default_rng(args.seed).permutation(len(figure_paths))
-        if workers > 1:  # decoded here, the first 16 usable ones: no worker holds them all
-            return first_usable([figure_paths[i] for i in chosen], 16, image_size)
-        return read_images([figure_paths[i] for i in sorted(chosen[:16])], image_size)
-
-    if state == "finished":
-        say(f"{out} already holds this finished run of {args.epochs} epochs; rewriting its figures only "
-            "(pass --overwrite to train again)")
-        model = load_vae(out / "model.keras")
-        mixture = None
-        if workers == 1:
-            mixture = (_saved_mixture(out / "model.keras", MIXTURE_COMPONENTS)
-                       or _fit_mixture(out / "model.keras", model, train_paths, args.seed))
-        _write_figures(model, originals(), out, args.seed, mixture)
-        return 0
-
-    import keras
-
-    keras.utils.set_random_seed(args.seed)
-    if workers > 1:
-        say(f"worker {index} of {workers}: each worker trains on {sizes[0]} images of its share per epoch")
-        train_ds = per_worker_pipeline(strategy, train_paths, sizes[0], args.batch_size, make_pipeline, shuffle=True,
-                                       seed=args.seed, image_size=image_size)
-        val_ds = per_worker_pipeline(strategy, val_paths, sizes[1], args.batch_size, make_pipeline, shuffle=False,
-                                     image_size=image_size) if sizes[1] >= 1 else None
-    else:
-        train_ds = make_pipeline(train_paths, args.batch_size, shuffle=True, seed=args.seed, image_size=image_size)
-        val_ds = make_pipeline(val_paths, args.batch_size, shuffle=False, image_size=image_size) if val_paths else None
-    model = build_vae(latent_dim=args.latent_dim, learning_rate=args.learning_rate, image_size=image_size,
-                      seed=args.seed, decoder_variance=args.decoder_variance, beta=args.beta, strategy=strategy)
-    runs.write_config(out, {**config, "epochs": args.epochs, "finished": False})
-    if state == "resume":
-        say(f"resuming the interrupted run in {out} after epoch {runs.resume_epoch(out)}")
-    say(f"training for {args.epochs} epochs; outputs go to {out}")
-    start = time.perf_counter()
-    try:
-        history = train(model, train_ds, val_ds, epochs=args.epochs, out_dir=out,
-                        images_per_epoch=sizes[0] * workers, seed=args.seed)
-    except TrainingDiverged as exc:
-        kept = (f"the model after epoch {exc.epoch - 1} is kept in {out / 'model.keras'}" if exc.epoch > 1
-                else "no epoch finished, so there is no model to keep")
-        raise UsageError(f"training diverged: {exc}; {kept}; try a smaller --learning-rate "
-                         "(with another --out or --overwrite)") from None
-    elapsed = time.perf_counter() - start
-    mixture = _fit_mixture(out / "model.keras", model, train_paths, args.seed) if workers == 1 else None
-    _write_figures(model, originals(), out, args.seed, mixture)  # every worker: predict is collective
+        images = _read_folder(folder_path, group_of, args.validation_split, args.seed, cache)
+    share = f" in worker {index}'s share" if workers > 1 else ""
+    _report_images(images, out, share)
+    together = strategy if workers > 1 and strategy is not None else None  # the workers that train together
+    phase = TrainingPhase()
+    with _lost_workers_told(index, out, phase) if together is not None else contextlib.nullcontext():
+        _check_images(images, folder_path, index, workers, together)
+        say(f"{len(images.train)} training and {len(images.val)} validation images"
+            + (" (skin-tone variants kept on one side)" if name == "emoji" else "") + share)
+        if state == "finished":
+            say(f"{out} already holds this finished run of {args.epochs} epochs; rewriting its figures only "
+                "(pass --overwrite to train again)")
+            model = load_vae(out / "model.keras")
+            mixture = None
+            if workers == 1:
+                mixture = (_saved_mixture(out / "model.keras", MIXTURE_COMPONENTS)
+                           or _fit_mixture(out / "model.keras", model, images.train, args.seed))
+            _write_figures(model, _figure_images(images, args.seed, workers), out, args.seed, mixture)
+            return 0
+        history, elapsed = _train_and_draw(args, strategy, images, out, config, state, (index, workers), phase)
     if index > 0:
-        shutil.rmtree(out)  # a finished run resumes nothing: the worker's state is of no more use
-        with contextlib.suppress(OSError):  # the last worker to finish removes workers/
-            out.parent.rmdir()
+        # The worker's training state is of no more use; its config.json, marked finished, tells the same
+        # command started again that the run is done, without waiting for any other worker.
+        runs.clear(out)
+        runs.write_config(out, {**config, "epochs": args.epochs, "finished": True})
         say(f"worker {index} done; the chief (worker 0) wrote the model, history and figures")
         return 0
     runs.write_config(out, {**config, "epochs": args.epochs, "finished": True})
@@ -422,7 +434,7 @@ def cmd_train(args) -> int:
     say(f"done in {elapsed / 60:.1f} min ({last.get('images_per_second', 0):.0f} training images/s)"
         + (f"; {_validation_summary(last, args.decoder_variance)}" if "val_loss" in last else ""))
     say(f"wrote {out / 'model.keras'}, {out / 'history.csv'}, {out / 'samples.png'} (generated"
-        + (" from the mixture of the codes" if mixture is not None else "") + f"), {out / 'samples_prior.png'} "
+        + (" from the mixture of the codes" if workers == 1 else "") + f"), {out / 'samples_prior.png'} "
         f"(generated from the prior), {out / 'reconstructions.png'} and per-epoch grids in {out / 'epochs'}; "
         f"TensorBoard: tensorboard --logdir {out / 'logs'}")
     return 0
@@ -436,13 +448,119 @@ def _validation_summary(last: dict, decoder_variance: str) -> str:
             f"({term}), KL {last['val_kl_loss']:.2f} nats")
 
 
-def _make_strategy(name):
+def _train_and_draw(args, strategy, images: _Images, out: Path, config: dict, state: str, worker: tuple,
+                    phase) -> tuple:
+    """Train the run ``config`` (``state``: ``"new"`` or ``"resume"``) on this worker's ``images`` into ``out``,
+    then write the figures; ``(Keras' History, seconds of training)``. ``worker``: ``(index, count)``."""
+    import keras
+
+    from vae_tutorial import runs
+    from vae_tutorial.data import make_pipeline
+    from vae_tutorial.fast.distribute import per_worker_pipeline
+    from vae_tutorial.training import TrainingDiverged, build_vae, train
+
+    index, workers = worker
+    keras.utils.set_random_seed(args.seed)
+    sizes = images.per_worker
+    if workers > 1:
+        say(f"worker {index} of {workers}: each worker trains on {sizes[0]} images of its share per epoch")
+        train_ds = per_worker_pipeline(strategy, images.train, sizes[0], args.batch_size, make_pipeline,
+                                       shuffle=True, seed=args.seed, image_size=IMAGE_SIZE)
+        val_ds = per_worker_pipeline(strategy, images.val, sizes[1], args.batch_size, make_pipeline,
+                                     shuffle=False, image_size=IMAGE_SIZE) if sizes[1] >= 1 else None
+    else:
+        train_ds = make_pipeline(images.train, args.batch_size, shuffle=True, seed=args.seed, image_size=IMAGE_SIZE)
+        val_ds = make_pipeline(images.val, args.batch_size, shuffle=False,
+                               image_size=IMAGE_SIZE) if images.val else None
+    model = build_vae(latent_dim=args.latent_dim, learning_rate=args.learning_rate, image_size=IMAGE_SIZE,
+                      seed=args.seed, decoder_variance=args.decoder_variance, beta=args.beta, strategy=strategy)
+    runs.write_config(out, {**config, "epochs": args.epochs, "finished": False})
+    if state == "resume":
+        say(f"resuming the interrupted run in {out} after epoch {runs.resume_epoch(out)}")
+    say(f"training for {args.epochs} epochs; outputs go to {out}")
+    start = time.perf_counter()
+    try:
+        history = train(model, train_ds, val_ds, epochs=args.epochs, out_dir=out,
+                        images_per_epoch=sizes[0] * workers, seed=args.seed, extra_callbacks=[phase])
+    except TrainingDiverged as exc:
+        kept = (f"the model after epoch {exc.epoch - 1} is kept in {out / 'model.keras'}" if exc.epoch > 1
+                else "no epoch finished, so there is no model to keep")
+        raise UsageError(f"training diverged: {exc}; {kept}; try a smaller --learning-rate "
+                         "(with another --out or --overwrite)") from None
+    elapsed = time.perf_counter() - start
+    mixture = _fit_mixture(out / "model.keras", model, images.train, args.seed) if workers == 1 else None
+    # every worker: predict is collective
+    _write_figures(model, _figure_images(images, args.seed, workers), out, args.seed, mixture)
+    return history, elapsed
+
+
+def _configured_worker(strategy_name: str) -> tuple:
+    """``(index, count)`` of this process among the workers: from ``$TF_CONFIG`` for ``--strategy multiworker``
+    (read before any strategy exists), else ``(0, 1)``."""
+    if strategy_name != "multiworker":
+        return 0, 1
+    from vae_tutorial.fast.distribute import configured_worker
+
+    try:
+        return configured_worker()
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # e.g. a malformed $TF_CONFIG
+        raise _strategy_error(strategy_name, exc) from None
+
+
+def _start_strategy(name):
+    """The ``tf.distribute`` strategy ``name``; of several workers, once all of them have started."""
     from vae_tutorial.fast import make_strategy
 
     try:
-        return make_strategy(name)
+        strategy = make_strategy(name)
     except (ValueError, KeyError, RuntimeError) as exc:  # e.g. a malformed $TF_CONFIG
-        raise UsageError(f"cannot start --strategy {name}: {' '.join(str(exc).split())[:200]}") from None
+        raise _strategy_error(name, exc) from None
+    # MultiWorkerMirroredStrategy's runtime takes over SIGTERM (for its preemption notices), after which a
+    # worker would not stop when told to: give it back to the handler that main() installed.
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is not None:
+        signal.signal(signal.SIGTERM, signal.getsignal(signal.SIGTERM))
+    return strategy
+
+
+def _strategy_error(name, exc) -> UsageError:
+    return UsageError(f"cannot start --strategy {name}: {' '.join(str(exc).split())[:200]}")
+
+
+@contextlib.contextmanager
+def _lost_workers_told(index: int, out: Path, phase):
+    """Within the block, a lost worker (killed, crashed, unreachable) stops this one with one line that
+    names it and says how to resume (:class:`UsageError`), in place of TensorFlow's error, its traceback
+    and its runtime's dozens of log lines on stderr, which are dropped. ``phase``: where training is
+    (:class:`~vae_tutorial.fast.distribute.TrainingPhase`)."""
+    import tensorflow as tf
+
+    from vae_tutorial.fast.distribute import lost_worker
+    from vae_tutorial.quiet import runtime_log_held
+
+    with runtime_log_held() as log:
+        try:
+            yield
+        except tf.errors.OpError as exc:
+            lost, which = lost_worker(exc, index)
+            if not lost:
+                raise
+            log.drop_failure()
+            raise UsageError(_lost_worker_message(which, phase, out)) from None
+
+
+def _lost_worker_message(which, phase, out: Path) -> str:
+    """What a worker says when worker ``which`` (``None``: not known which) was lost while training was at ``phase``."""
+    from vae_tutorial import runs
+
+    who = f"worker {which}" if which is not None else "another worker"
+    again = "start every worker's command again"
+    if phase.ended:
+        return f"lost contact with {who} after the last epoch; the trained run is kept in {out}: {again} to finish it"
+    when = f"during epoch {phase.epoch}" if phase.epoch else "before training"
+    done = runs.resume_epoch(out)
+    if done:
+        return f"lost contact with {who} {when}; the run is kept in {out} (resumes after epoch {done}): {again}"
+    return f"lost contact with {who} {when}, before any epoch had finished: {again}"
 
 
 # ---------------------------------------------------------------------------------------

@@ -182,10 +182,12 @@ def clear(out_dir) -> None:
         shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
 
 
-def run_state(out_dir, config: dict, epochs: int) -> str:
+def run_state(out_dir, config: dict, epochs: int, keeps_model: bool = True) -> str:
     """``"new"``, ``"resume"`` or ``"finished"`` for the run ``config`` of ``epochs`` epochs in ``out_dir``.
 
     Raises :class:`RunFolderError` when the folder holds another run, so two runs never mix.
+    ``keeps_model=False``: the folder of a worker other than the chief of a multi-worker run, which
+    keeps only ``config.json`` once the run has finished (the chief keeps the model).
     """
     out = Path(out_dir)
     config_file = out / "config.json"
@@ -210,7 +212,7 @@ def run_state(out_dir, config: dict, epochs: int) -> str:
                              "or pass --overwrite")
     if done > 0:
         return "resume"
-    has_model = (out / "model.keras").exists()
+    has_model = (out / "model.keras").exists() or not keeps_model  # a worker other than the chief needs none
     if has_model and saved.get("epochs") == epochs and not saved.get("finished") \
             and history_epochs(out) == list(range(epochs)):
         # killed after the last epoch, before the run was marked finished: it is finished

@@ -1,5 +1,6 @@
 """What ``tf.distribute`` needs beyond plain Keras: a strategy by name, per-replica noise and loss,
-and on several machines a pipeline per worker.
+and on several machines a pipeline per worker and what a worker needs to stop cleanly when another
+fails (see :func:`gather_from_workers` and :func:`lost_worker`).
 
 Under a strategy with several replicas, Keras sums the replicas' gradients and multiplies the
 loss it reports by the number of replicas: its own losses return each replica's share, and so
@@ -8,7 +9,10 @@ does :class:`DistributedVAE`. Every replica holds a copy of the sampling layer's
 gets its own noise.
 """
 
+import re
+
 import keras
+import numpy as np
 import tensorflow as tf
 
 from vae_tutorial.model import VAE
@@ -41,7 +45,23 @@ def worker(strategy):
     resolver = getattr(strategy, "cluster_resolver", None)
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
         return 0, 1
-    return resolver.task_id or 0, resolver.cluster_spec().num_tasks(resolver.task_type or "worker")
+    return _index_and_count(resolver)
+
+
+def configured_worker():
+    """``(index, count)`` of this process among the workers ``$TF_CONFIG`` lists (``(0, 1)`` without one).
+
+    Read from the variable alone, before any strategy exists: nothing starts and no worker is
+    waited for. A malformed ``$TF_CONFIG`` raises ``ValueError``.
+    """
+    return _index_and_count(tf.distribute.cluster_resolver.TFConfigClusterResolver())
+
+
+def _index_and_count(resolver):
+    task_type = resolver.task_type or "worker"
+    if task_type not in resolver.cluster_spec().jobs:  # no $TF_CONFIG: this process alone
+        return 0, 1
+    return resolver.task_id or 0, resolver.cluster_spec().num_tasks(task_type)
 
 
 def worker_share(paths, index, count):
@@ -71,6 +91,55 @@ def per_worker_pipeline(strategy, share, per_worker, batch_size, make_pipeline, 
 
     options = tf.distribute.InputOptions(experimental_fetch_to_device=False)
     return strategy.distribute_datasets_from_function(dataset, options)
+
+
+def gather_from_workers(strategy, numbers):
+    """Every worker's ``numbers`` (a list of as many ints on each), in worker order, on every worker.
+
+    One small collective operation, which every worker must enter: a worker that would stop on
+    its own (say, its share holds no usable image) enters it first and stops after it, with the
+    others, instead of leaving them waiting in a later collective operation.
+    """
+    index, count = worker(strategy)
+    table = np.zeros((count, len(numbers)), np.int64)
+    table[index] = numbers
+    return strategy.reduce("SUM", tf.constant(table), axis=None).numpy().tolist()
+
+
+def lost_worker(error, index):
+    """Whether TensorFlow's ``error`` says another worker is lost, and which: ``(lost, its index or None)``.
+
+    A worker that is killed, crashes or becomes unreachable stops sending heartbeats to the
+    coordination service (missed after about 10 s), or its connections fail; TensorFlow then aborts
+    the collective operations on every other worker, which raise ``UnavailableError`` (or
+    ``DeadlineExceededError`` when the heartbeat itself times out). Its message names the lost task
+    as ``/job:worker/replica:0/task:N`` or ``/job:worker/task:N``, or says that the coordination
+    service, which runs on worker 0, did not answer; ``index`` is this worker's own.
+    """
+    text = str(error)
+    lost = isinstance(error, (tf.errors.UnavailableError, tf.errors.DeadlineExceededError)) or \
+        "Collective ops is aborted" in text
+    if not lost:
+        return False, None
+    others = [int(n) for n in re.findall(r"/job:\w+/(?:replica:\d+/)?task:(\d+)", text) if int(n) != index]
+    if not others and index != 0 and "coordinationservice" in text.replace(" ", "").lower():
+        others = [0]
+    return True, (others[0] if others else None)
+
+
+class TrainingPhase(keras.callbacks.Callback):
+    """Where ``fit`` is, for a message: ``epoch`` is the epoch under way (1-based, as Keras prints it;
+    ``None`` before the first), ``ended`` whether the last one has finished."""
+
+    def __init__(self):
+        super().__init__()
+        self.epoch, self.ended = None, False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+
+    def on_train_end(self, logs=None):
+        self.ended = True
 
 
 @keras.saving.register_keras_serializable(package="vae_tutorial")

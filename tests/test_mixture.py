@@ -2,6 +2,7 @@
 
 import json
 
+import keras
 import numpy as np
 import pytest
 from sklearn.mixture import GaussianMixture
@@ -14,6 +15,7 @@ from vae_tutorial.model import VAE
 
 @pytest.fixture(scope="module")
 def model():
+    keras.utils.set_random_seed(0)  # the weights: the same whichever tests ran before (not the global random state)
     return VAE(latent_dim=4, seed=0)
 
 

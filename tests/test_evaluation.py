@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import cli_here, run_cli
 from vae_tutorial.analysis import evaluate, per_pixel_mse
 from vae_tutorial.evaluation import (decoder_log_variance, gaussian_log_likelihood, iwae_bound,
                                      log_importance_weights)
@@ -171,13 +171,12 @@ def test_the_evaluate_command(trained_run, tmp_path):
     assert result.returncode == 0 and "3 held-out images" in result.stdout, result.stderr[-2000:]
 
 
-@pytest.mark.slow
-def test_evaluate_errors_are_one_line_exit_2(trained_run, tmp_path):
-    out, _ = trained_run
+def test_evaluate_errors_are_one_line_exit_2(small_model_file, tmp_path, capsys):
+    model = small_model_file
     for args, message in ((("--model", tmp_path / "nope.keras"), "model file not found"),
-                          (("--model", out / "model.keras", "--data", "shapes", "--json", tmp_path), "is a folder"),
-                          (("--model", out / "model.keras", "--k", "0"), "positive integer")):
-        result = run_cli("evaluate", *args)
+                          (("--model", model, "--data", "shapes", "--json", tmp_path), "is a folder"),
+                          (("--model", model, "--k", "0"), "positive integer")):
+        result = cli_here(capsys, "evaluate", *args)
         assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
         assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
 

@@ -383,6 +383,7 @@ def test_where_the_cache_lives(monkeypatch, tmp_path):
     assert len(list((tmp_path / "mine").glob("*/manifest.json"))) == 1
 
 
+@pytest.mark.slow  # three processes and trained_run's: only a fresh process shows the cache on disk is reused
 def test_the_command_line_reports_and_reuses_the_cache(trained_run, tmp_path):
     out, _ = trained_run
     folder = colour_folder(tmp_path / "c")

@@ -366,7 +366,8 @@ _EXPLORER_JS = """(root) => {
       canvas.getContext('2d').drawImage(img, 0, 0);
       pixels = canvas.toDataURL('image/png');
     }
-    return {src: img.getAttribute('src'), width: img.naturalWidth, height: img.naturalHeight, pixels};
+    return {src: img.getAttribute('src'), width: img.naturalWidth, height: img.naturalHeight, pixels,
+            complete: img.complete};
   });
   const labels = [...root.querySelectorAll('.vae-explorer-label')].map(el => el.innerText.trim());
   const readouts = [...root.querySelectorAll('.widget-readout')].map(el => el.innerText.trim());
@@ -380,19 +381,19 @@ def explorer_snapshot(explorer) -> dict:
 
 
 def _settled_snapshot(explorer, timeout: float = 30) -> dict:
-    """A snapshot once two in a row, half a second apart, agree and every picture in them has loaded: updates still
-    on their way have landed. (A picture whose new source is still loading has no pixels: a snapshot taken then
-    is not a state the explorer rests in.)"""
+    """A snapshot once two in a row, half a second apart, agree and no picture in them is still loading: updates
+    on their way have landed. (A picture whose new source is loading has no pixels yet: a snapshot taken then is
+    not a state the explorer rests in. An empty picture, such as the upload panel's before an upload, is at rest.)"""
     deadline = time.monotonic() + timeout
     last = explorer_snapshot(explorer)
     while time.monotonic() < deadline:
         time.sleep(0.5)
         now = explorer_snapshot(explorer)
-        if now == last and all(p["pixels"] for p in now["pictures"]):
+        if now == last and all(p["complete"] for p in now["pictures"]):
             return now
         last = now
-    raise AssertionError(f"the explorer did not come to rest with every picture loaded within {timeout:.0f} s: "
-                         f"{[(p['width'], p['height'], bool(p['pixels'])) for p in last['pictures']]}")
+    raise AssertionError(f"the explorer kept changing, or a picture kept loading, for {timeout:.0f} s without any "
+                         f"input: {[(p['width'], p['height'], p['complete']) for p in last['pictures']]}")
 
 
 def _changed(before: list, after: list) -> bool:
@@ -440,8 +441,8 @@ def upload_and_wait(page, explorer, upload_class: str, file: dict, timeout: floa
     ``mimeType``, ``buffer``) in the file chooser it opens, and wait until the picture and the label of its panel
     have changed.
 
-    Returns the panel's snapshots before and after, each settled (every picture loaded). Fails with a message that
-    says which part did not follow.
+    Returns the panel's snapshots before and after, each settled (no picture still loading). Fails with a message
+    that says which part did not follow.
     """
     button = explorer.locator(f".{upload_class}").first
     if button.count() == 0:
@@ -471,8 +472,8 @@ def move_slider_and_wait(page, explorer, slider_class: str, keys: list[str], tim
     """Press ``keys`` on the first handle of the slider with ``slider_class``; wait until the slider's value, the
     picture and the label of its panel have all changed.
 
-    Returns the panel's snapshots before and after, each settled (every picture loaded). Fails with a message that
-    says which part did not follow.
+    Returns the panel's snapshots before and after, each settled (no picture still loading). Fails with a message
+    that says which part did not follow.
     """
     slider = explorer.locator(f".{slider_class}").first
     if slider.count() == 0:

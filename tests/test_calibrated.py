@@ -219,6 +219,11 @@ def test_train_with_a_learned_variance_from_the_command_line(tmp_path, capsys):
               "--batch-size", "32", "--out", out)
     result = run_cli(*common, "--decoder-variance", "learned", "--beta", "2")
     assert result.returncode == 0, result.stderr[-2000:]
+    # The validation reconstruction term is a log-likelihood here: named so, and no per-pixel MSE made of it.
+    assert "reconstruction" in result.stdout and "negative log-likelihood per image" in result.stdout
+    for line in result.stdout.splitlines():
+        if "per-pixel MSE" in line:
+            assert "decoded from their mean codes" in line, line
     config = json.loads((out / "config.json").read_text())
     assert (config["decoder_variance"], config["beta"]) == ("learned", 2.0)
     model = load_vae(out / "model.keras")

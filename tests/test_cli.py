@@ -14,13 +14,21 @@ NOISE = re.compile(r"^([IWE]\d{4} |WARNING: All log messages|To enable the follo
 @pytest.mark.slow
 def test_train_writes_every_output(trained_run):
     out, result = trained_run
-    for name in ("model.keras", "history.csv", "samples.png", "reconstructions.png", "config.json",
-                 "epochs/epoch_001.png", "skipped.txt", "metrics.json"):
+    for name in ("model.keras", "history.csv", "samples.png", "samples_prior.png", "reconstructions.png",
+                 "config.json", "epochs/epoch_001.png", "skipped.txt", "metrics.json", "mixture.npz"):
         assert (out / name).is_file(), name
     assert Image.open(out / "samples.png").size[0] > 400
+    assert not np.array_equal(np.asarray(Image.open(out / "samples.png")),
+                              np.asarray(Image.open(out / "samples_prior.png")))  # the mixture's, not the prior's
     assert load_vae(out / "model.keras").latent_dim == 16
     assert json.loads((out / "config.json").read_text())["finished"] is True
-    assert "training images/s" in result.stdout and "val_reconstruction_loss" in result.stdout
+    assert "training images/s" in result.stdout and "fitting a mixture of 10 Gaussians" in result.stdout
+    # Each number named for what it is: the validation terms of one sampled z (the default decoder's
+    # reconstruction term is a log-likelihood), the error from the mean codes.
+    assert re.search(r"one z ~ q\(z\|x\) per image: reconstruction -?[\d.]+ \(the decoder's negative "
+                     r"log-likelihood per image, less D/2·log π\), KL [\d.]+ nats", result.stdout), result.stdout[-2000:]
+    assert re.search(r"decoded from their mean codes, squared error \(sum\) [\d.]+ per image \(per-pixel MSE "
+                     r"0\.\d{4}\)", result.stdout), result.stdout[-2000:]
     assert not NOISE.search(result.stderr), result.stderr[:2000]  # no TensorFlow start-up noise
 
 
@@ -48,6 +56,11 @@ def test_generate_and_reconstruct(trained_run, tmp_path):
     out, _ = trained_run
     result = run_cli("generate", "--model", out / "model.keras", "--n", "8", "--out", tmp_path / "g.png")
     assert result.returncode == 0, result.stderr
+    assert "sampling the run's mixture of 10 Gaussians" in result.stdout  # train fitted it
+    prior = run_cli("generate", "--model", out / "model.keras", "--n", "8", "--sampler", "prior",
+                    "--out", tmp_path / "p.png")
+    assert prior.returncode == 0 and "mixture" not in prior.stdout
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "g.png")), np.asarray(Image.open(tmp_path / "p.png")))
     assert Image.open(tmp_path / "g.png").size[0] > 100
     result = run_cli("reconstruct", "--model", out / "model.keras", "--data", out / "shapes" / "images", "--n", "4",
                      "--out", tmp_path / "r.png")
@@ -94,3 +107,43 @@ def test_negative_seed_and_a_folder_as_png_are_exit_2(small_model_file, tmp_path
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
     result = cli_here(capsys, "generate", "--model", small_model_file, "--out", tmp_path)
     assert result.returncode == 2 and "is a folder" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_evaluate_two_sample_compares_prior_and_mixture_samples_with_held_out_images(trained_run, tmp_path):
+    out, _ = trained_run
+    result = run_cli("evaluate", "--model", out / "model.keras", "--data", "shapes", "--k", "1", "--two-sample",
+                     "--json", tmp_path / "e.json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    numbers = json.loads((tmp_path / "e.json").read_text())["two_sample"]
+    held_out = json.loads((tmp_path / "e.json").read_text())["images"]
+    for sampler in ("prior", "mixture"):
+        assert numbers[sampler]["n"] == 2 * held_out and 0 <= numbers[sampler]["accuracy"] <= 1
+        assert re.search(rf"{sampler} +accuracy {100 * numbers[sampler]['accuracy']:.1f} % ± ", result.stdout)
+    assert "prior − mixture: " in result.stdout
+
+
+@pytest.mark.slow
+def test_train_with_the_defaults_ends_with_the_codes_in_use_on_simple_images(tmp_path):
+    # With --decoder-variance fixed (σ² = ½) this run collapses in its third epoch (KL 0.06 nats, 0 of 512
+    # dimensions active) and stays so. The default, a calibrated decoder, collapses for a while too (epochs 4
+    # and 5 when measured) and then puts its codes to use (504 of 512 dimensions active after epoch 16).
+    result = run_cli("train", "--data", "shapes", "--shapes", "600", "--epochs", "16", "--out", tmp_path / "o")
+    assert result.returncode == 0, result.stderr[-2000:]
+    numbers = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert not numbers["collapsed"] and numbers["active_units"] > 256, numbers
+    assert json.loads((tmp_path / "o" / "config.json").read_text())["decoder_variance"] == "optimal"
+    if numbers["collapsed_epochs"]:  # each collapse is said, and so is its end
+        assert "warning: the posterior collapsed in epoch" in result.stdout
+        assert "the posterior is no longer collapsed in epoch" in result.stdout
+
+
+def test_validation_terms_are_named_for_each_decoder_variance():
+    from vae_tutorial.cli import _validation_summary
+
+    last = {"val_reconstruction_loss": 303.58, "val_kl_loss": 55.2}
+    assert _validation_summary(last, "fixed") == ("validation, last epoch, one z ~ q(z|x) per image: reconstruction "
+                                                  "303.58 (squared error summed per image), KL 55.20 nats")
+    for variance in ("learned", "optimal"):
+        assert "reconstruction 303.58 (the decoder's negative log-likelihood per image, less D/2·log π)" in \
+            _validation_summary(last, variance)

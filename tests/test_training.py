@@ -1,6 +1,7 @@
 import csv
 import json
 import os
+import re
 import shutil
 
 import keras
@@ -46,7 +47,8 @@ def test_train_writes_every_output_and_resumes(shapes_folder, tmp_path):
     assert sorted(os.listdir(out / "epochs")) == ["epoch_001.png", "epoch_002.png"]
     rows = list(csv.DictReader(open(out / "history.csv")))
     assert [r["epoch"] for r in rows] == ["0", "1"] and float(rows[0]["images_per_second"]) > 0
-    assert "val_kl_loss" in rows[0]
+    assert "val_kl_loss" in rows[0] and int(rows[1]["active_units"]) >= 0  # CollapseWatch's, every epoch
+    assert json.loads((out / "metrics.json").read_text())["collapsed_epochs"] == []  # tiny run, 8 dims in use
     assert not (out / "backup").exists() and resume_epoch(out) == 0  # removed after a finished run
     for saved, trained in zip(load_vae(out / "model.keras").get_weights(), model.get_weights(), strict=True):
         np.testing.assert_array_equal(saved, trained)  # the last epoch's weights (model.load_vae: float32 model)
@@ -161,3 +163,38 @@ def test_loss_scale_reports_the_terms_and_warns_of_collapse_and_a_per_pixel_mean
     mean = loss_scale(healthy, images)
     assert mean["reconstruction"] == pytest.approx(numbers["reconstruction"] / (64 * 64 * 3), rel=1e-4)
     assert "per-pixel mean" in describe(mean)
+
+
+def _collapsed(model):
+    """``model`` with both encoder heads zeroed: every image's posterior is the prior."""
+    for head in ("mu", "log_var"):
+        layer = model.encoder.get_layer(head)
+        layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    return model
+
+
+def test_collapse_watch_says_when_the_posterior_collapses_and_when_it_no_longer_is(capsys):
+    from vae_tutorial.callbacks import CollapseWatch
+    from vae_tutorial.model import VAE
+
+    images = np.random.default_rng(0).random((8, 64, 64, 3), dtype=np.float32)
+    healthy = VAE(latent_dim=4, seed=0)
+    head = healthy.encoder.get_layer("mu")
+    head.set_weights([w * 300 for w in head.get_weights()])  # codes that vary from image to image
+    collapsed = _collapsed(VAE(latent_dim=4, seed=0))
+    watch = CollapseWatch(images, hint="try something")
+    printed = []
+    for epoch, model in enumerate([healthy, collapsed, collapsed, healthy, healthy]):
+        watch.set_model(model)
+        logs = {}
+        watch.on_epoch_end(epoch, logs)
+        assert logs["active_units"] == (4 if model is healthy else 0)
+        assert capsys.readouterr().out == ""  # not while Keras is still printing the epoch's line
+        watch.on_epoch_begin(epoch + 1) if epoch < 4 else watch.on_train_end()
+        printed.append(capsys.readouterr().out)
+    assert watch.collapsed_epochs == [2, 3]
+    assert re.fullmatch(r"warning: the posterior collapsed in epoch 2: KL 0 nats per image, 0 of 4 dimensions "
+                        r"active, so the decoder ignores z and every image decodes alike; try something\n", printed[1])
+    assert re.fullmatch(r"the posterior is no longer collapsed in epoch 4: KL [\d.e+]+ nats per image, 4 of 4 dimensions active\n",
+                        printed[3])
+    assert printed[0] == printed[2] == printed[4] == ""  # once each

@@ -4,7 +4,7 @@ Modules, in the order data flows through them: ``data``, ``datasets`` → ``enco
 ``decoder``, ``losses``, ``model`` (the teaching core) → ``training`` (with ``callbacks``, ``runs``,
 ``loss_scale`` and the speed-ups in ``fast``) → ``generation``, ``analysis``, ``evaluation`` →
 ``widgets``, ``cli``. For the notebooks: ``source`` shows the package's code, ``exercises`` checks
-the students' code.
+the students' code, and ``grading`` (with ``verdicts``) grades their notebooks for ``vae-tutorial grade``.
 
 Importing the package does not import TensorFlow, so the command line starts at once. It arranges
 that when Keras is imported, by you or by the package, TensorFlow's start-up log lines are filtered

@@ -2,7 +2,8 @@
 
 - :class:`StopOnDivergence` stops a diverging run at the first NaN or infinite loss;
 - :class:`SampleGrid` draws the images decoded from a fixed set of z after every epoch;
-- :class:`Throughput` adds the epoch's training images per second to the logs.
+- :class:`Throughput` adds the epoch's training images per second to the logs;
+- :class:`CollapseWatch` says in one line when the posterior collapses (KL near 0, no active dimension).
 
 The run folder's own callbacks (the atomic checkpoint, the backup) are in :mod:`vae_tutorial.runs`.
 """
@@ -85,3 +86,48 @@ class Throughput(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["images_per_second"] = self.images_per_epoch / max(self.end - self.start, 1e-9)
+
+
+class CollapseWatch(keras.callbacks.Callback):
+    """After each epoch, measure the KL and the active dimensions on ``images``; say when the posterior collapses
+    and when it no longer is.
+
+    Adds ``active_units`` to the logs (so ``history.csv`` records it every epoch). In an epoch where the KL per
+    image is below :data:`~vae_tutorial.loss_scale.COLLAPSED_KL` nats and no dimension is active, after one where
+    it was not, one line says so, with ``hint``; in the first epoch after that where it no longer holds, one line
+    says that it no longer is. Each line comes once Keras has finished printing the epoch.
+    ``collapsed_epochs`` lists the (1-based) epochs in which the posterior was collapsed.
+    """
+
+    def __init__(self, images, hint: str = ""):
+        super().__init__()
+        self.images, self.hint = images, hint
+        self.collapsed_epochs, self._pending = [], None
+
+    def on_epoch_end(self, epoch, logs=None):
+        from vae_tutorial.loss_scale import loss_scale
+
+        numbers = loss_scale(self.model, self.images)
+        if logs is not None:
+            logs["active_units"] = numbers["active_units"]
+        was_collapsed = bool(self.collapsed_epochs) and self.collapsed_epochs[-1] == epoch
+        state = (f"KL {numbers['kl']:.3g} nats per image, {numbers['active_units']} of {numbers['latent_dim']} "
+                 f"dimensions active")
+        if numbers["collapsed"]:
+            self.collapsed_epochs.append(epoch + 1)
+            if not was_collapsed:
+                self._pending = (f"warning: the posterior collapsed in epoch {epoch + 1}: {state}, so the decoder "
+                                 f"ignores z and every image decodes alike" + (f"; {self.hint}" if self.hint else ""))
+        elif was_collapsed:
+            self._pending = f"the posterior is no longer collapsed in epoch {epoch + 1}: {state}"
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._say()
+
+    def on_train_end(self, logs=None):
+        self._say()
+
+    def _say(self):
+        if self._pending:
+            print(self._pending, flush=True)
+            self._pending = None

@@ -1,4 +1,4 @@
-"""The command line: ``vae-tutorial train | generate | reconstruct | evaluate`` (also ``python -m vae_tutorial``).
+"""The command line: ``vae-tutorial train | generate | reconstruct | evaluate | grade`` (or ``python -m vae_tutorial``).
 
 Errors the user can fix are one line on stderr and exit status 2, never a traceback.
 """
@@ -16,7 +16,11 @@ import threading
 import time
 from pathlib import Path
 
+from vae_tutorial.grading import DEFAULT_TIMEOUT
+
 PROG = "vae-tutorial"
+MIXTURE_COMPONENTS = 10  # Gaussians in the mixture of the codes that train fits and generate samples
+MIXTURE_IMAGES = 5000  # at most this many training images' codes are fitted (time grows with them)
 
 
 class UsageError(Exception):
@@ -118,9 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fraction of images held out for validation (default 0.1)")
     train.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     train.add_argument("--shapes", type=_positive_int, default=2000, help="images in the shapes set (default 2000)")
-    train.add_argument("--decoder-variance", choices=("fixed", "learned", "optimal"), default="fixed",
-                       help="the Gaussian decoder's variance: 'fixed' σ² = 1/2, the summed squared error (default); "
-                       "'learned', one trainable weight; 'optimal', the batch's mean squared error (calibrated)")
+    train.add_argument("--decoder-variance", choices=("fixed", "learned", "optimal"), default="optimal",
+                       help="the Gaussian decoder's variance σ²: 'optimal', the batch's mean squared error (a "
+                       "calibrated decoder, the default: it keeps the codes in use on simple images); 'fixed' σ² = "
+                       "1/2, the summed squared error the notebooks teach; 'learned', one trainable weight")
     train.add_argument("--beta", type=_non_negative_float, default=1.0,
                        help="weight of the KL term (default 1; larger: a β-VAE)")
     train.add_argument("--overwrite", action="store_true", help="start again in an --out folder that holds a run")
@@ -140,11 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     generate.add_argument("--temperature", type=_positive_float, default=1.0,
                           help="scale of z's standard deviation (default 1.0)")
-    generate.add_argument("--sampler", choices=("prior", "mixture"), default="prior",
-                          help="where z comes from: 'prior' N(0, I) (default), or 'mixture', a Gaussian mixture "
-                          "fitted to the codes of the run's training images (kept as mixture.npz in the run folder)")
-    generate.add_argument("--components", type=_positive_int, default=10,
-                          help="components of the mixture (default 10)")
+    generate.add_argument("--sampler", choices=("prior", "mixture"),
+                          help="where z comes from: 'mixture', a Gaussian mixture fitted to the codes of the run's "
+                          "training images (kept as mixture.npz in the run folder; train fits it), or 'prior' "
+                          "N(0, I); default: the run's mixture when its folder has one for this model, else the prior")
+    generate.add_argument("--components", type=_positive_int, default=MIXTURE_COMPONENTS,
+                          help=f"components of the mixture (default {MIXTURE_COMPONENTS})")
     generate.add_argument("--out", type=Path, default=Path("generated.png"), help="PNG to write (default generated.png)")
     generate.set_defaults(func=cmd_generate)
 
@@ -175,8 +181,27 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default: all)")
     evaluate.add_argument("--seed", type=_seed, default=0,
                           help="random seed of the importance samples and of --n's choice (default 0)")
+    evaluate.add_argument("--two-sample", action="store_true",
+                          help="also test how well a classifier tells the held-out images from as many generated "
+                          "from the prior and from the run's mixture of the codes (50 %% accuracy: it cannot)")
     evaluate.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    grade = commands.add_parser("grade", help="run notebooks and grade their exercises (this runs their code)",
+                                description="Run each notebook from top to bottom in a fresh kernel, with its "
+                                "folder as working directory, and report each exercise (each check_* call) as "
+                                "right, wrong or not attempted. This RUNS the notebooks' code with your rights: "
+                                "grade students' work in a sandbox, a container or a throwaway account. The "
+                                "notebooks read $VAE_TUTORIAL_EPOCHS: set it to 1 to grade quickly. Exit status: 0 "
+                                "when every notebook ran to its end; 1 when one did not (its error is reported and "
+                                "the next notebook is graded); 2 for a usage error.")
+    grade.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK", help="notebooks (.ipynb) to grade")
+    grade.add_argument("--json", action="store_true",
+                       help='print {"notebooks": [{"notebook", "exercises": [{"name", "status", "message"}], '
+                       '"score", "out_of", and "error" when it failed}]} instead of a table')
+    grade.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT, metavar="S",
+                       help=f"seconds each notebook's cells may take together (default {DEFAULT_TIMEOUT})")
+    grade.set_defaults(func=cmd_grade)
     return parser
 
 
@@ -228,12 +253,17 @@ def _check_png_target(path: Path) -> None:
 # train
 # ---------------------------------------------------------------------------------------
 
-def _write_figures(model, originals, out: Path, seed: int) -> None:
-    """``samples.png`` (64 images generated with ``seed``) and ``reconstructions.png`` of ``originals``."""
-    from vae_tutorial.generation import generate, plot_generated, plot_reconstructions, reconstruct
+def _write_figures(model, originals, out: Path, seed: int, mixture=None) -> None:
+    """``samples.png`` (64 images generated with ``seed`` from ``mixture``, or from the prior without one),
+    ``samples_prior.png`` (the same from the prior) and ``reconstructions.png`` of ``originals``."""
+    from vae_tutorial.generation import (GENERATED_TITLE, MIXTURE_TITLE, generate, plot_generated,
+                                         plot_reconstructions, reconstruct)
     from vae_tutorial.runs import replace_atomically
 
-    fig = plot_generated(generate(model, 64, seed=seed))
+    prior = plot_generated(generate(model, 64, seed=seed), title=GENERATED_TITLE)
+    replace_atomically(lambda p: prior.savefig(p, format="png", dpi=100), out / "samples_prior.png")
+    fig = prior if mixture is None else plot_generated(generate(model, 64, seed=seed, mixture=mixture),
+                                                       title=MIXTURE_TITLE)
     replace_atomically(lambda p: fig.savefig(p, format="png", dpi=100), out / "samples.png")
     fig = plot_reconstructions(originals, reconstruct(model, originals),
                                title="Reconstructions of validation images: originals above, "
@@ -344,7 +374,11 @@ def cmd_train(args) -> int:
         say(f"{out} already holds this finished run of {args.epochs} epochs; rewriting its figures only "
             "(pass --overwrite to train again)")
         model = load_vae(out / "model.keras")
-        _write_figures(model, originals(), out, args.seed)
+        mixture = None
+        if workers == 1:
+            mixture = (_saved_mixture(out / "model.keras", MIXTURE_COMPONENTS)
+                       or _fit_mixture(out / "model.keras", model, train_paths, args.seed))
+        _write_figures(model, originals(), out, args.seed, mixture)
         return 0
 
     import keras
@@ -375,7 +409,8 @@ def cmd_train(args) -> int:
         raise UsageError(f"training diverged: {exc}; {kept}; try a smaller --learning-rate "
                          "(with another --out or --overwrite)") from None
     elapsed = time.perf_counter() - start
-    _write_figures(model, originals(), out, args.seed)  # every worker: predict is collective
+    mixture = _fit_mixture(out / "model.keras", model, train_paths, args.seed) if workers == 1 else None
+    _write_figures(model, originals(), out, args.seed, mixture)  # every worker: predict is collective
     if index > 0:
         shutil.rmtree(out)  # a finished run resumes nothing: the worker's state is of no more use
         with contextlib.suppress(OSError):  # the last worker to finish removes workers/
@@ -384,14 +419,21 @@ def cmd_train(args) -> int:
         return 0
     runs.write_config(out, {**config, "epochs": args.epochs, "finished": True})
     last = {k: v[-1] for k, v in history.history.items() if v}
-    summary = ", ".join(f"{k} {last[k]:.2f}" for k in ("val_reconstruction_loss", "val_kl_loss") if k in last)
-    if "val_reconstruction_loss" in last:
-        summary += f", per-pixel MSE {last['val_reconstruction_loss'] / (image_size * image_size * 3):.4f}"
-    say(f"done in {elapsed / 60:.1f} min ({last.get('images_per_second', 0):.0f} training images/s); {summary}")
-    say(f"wrote {out / 'model.keras'}, {out / 'history.csv'}, {out / 'samples.png'} (generated), "
-        f"{out / 'reconstructions.png'} and per-epoch grids in {out / 'epochs'}; "
+    say(f"done in {elapsed / 60:.1f} min ({last.get('images_per_second', 0):.0f} training images/s)"
+        + (f"; {_validation_summary(last, args.decoder_variance)}" if "val_loss" in last else ""))
+    say(f"wrote {out / 'model.keras'}, {out / 'history.csv'}, {out / 'samples.png'} (generated"
+        + (" from the mixture of the codes" if mixture is not None else "") + f"), {out / 'samples_prior.png'} "
+        f"(generated from the prior), {out / 'reconstructions.png'} and per-epoch grids in {out / 'epochs'}; "
         f"TensorBoard: tensorboard --logdir {out / 'logs'}")
     return 0
+
+
+def _validation_summary(last: dict, decoder_variance: str) -> str:
+    """The last epoch's validation terms, each named for what it is (Keras computes them from one sampled z)."""
+    term = ("squared error summed per image" if decoder_variance == "fixed"
+            else "the decoder's negative log-likelihood per image, less D/2·log π")
+    return (f"validation, last epoch, one z ~ q(z|x) per image: reconstruction {last['val_reconstruction_loss']:.2f} "
+            f"({term}), KL {last['val_kl_loss']:.2f} nats")
 
 
 def _make_strategy(name):
@@ -415,7 +457,15 @@ def cmd_generate(args) -> int:
 
     model = load_vae(args.model)
     _check_png_target(args.out)
-    mixture = _run_mixture(args.model, model, args.components) if args.sampler == "mixture" else None
+    if args.sampler == "mixture":
+        mixture = _run_mixture(args.model, model, args.components)
+    elif args.sampler is None:
+        mixture = _saved_mixture(args.model, args.components, if_damaged="sampling the prior")
+        say(f"sampling the run's mixture of {args.components} Gaussians (--sampler prior for the prior)"
+            if mixture is not None else
+            f"sampling the prior N(0, I): {args.model.parent} holds no mixture fitted to this model")
+    else:
+        mixture = None
     images = generate(model, args.n, seed=args.seed, temperature=args.temperature, mixture=mixture)
     if mixture is not None:
         title = MIXTURE_TITLE + (f", temperature {args.temperature:g}" if args.temperature != 1.0 else "")
@@ -434,14 +484,9 @@ def _run_mixture(model_path: Path, model, n_components: int):
     Read from ``mixture.npz`` in the run folder when it was fitted to this model file with
     ``n_components``; otherwise fitted now and saved there.
     """
-    import hashlib
     import json
 
-    import numpy as np
-
-    from vae_tutorial.data import find_images, make_pipeline, split_paths
-    from vae_tutorial.generation import fit_code_mixture, load_code_mixture, save_code_mixture
-    from vae_tutorial.runs import replace_atomically
+    from vae_tutorial.data import find_images, split_paths
 
     run = model_path.parent
     try:
@@ -450,25 +495,59 @@ def _run_mixture(model_path: Path, model, n_components: int):
     except (OSError, ValueError, KeyError, TypeError):
         raise UsageError(f"--sampler mixture needs the run folder the model was trained in, with its config.json; "
                          f"{run / 'config.json'} is missing or unreadable") from None
-    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
-    path = run / "mixture.npz"
-    if path.exists():
-        try:
-            mixture, saved = load_code_mixture(path)
-            if saved.get("model_sha256") == digest and mixture.n_components == n_components:
-                say(f"using the mixture of {n_components} Gaussians in {path}")
-                return mixture
-        except ValueError as exc:
-            say(f"cannot read {path} ({exc}); fitting it again")
+    mixture = _saved_mixture(model_path, n_components)
+    if mixture is not None:
+        say(f"using the mixture of {n_components} Gaussians in {run / 'mixture.npz'}")
+        return mixture
     folder_path, group_of, _ = resolve_data(data, run, seed, config.get("shapes") or 2000)
     folder = find_images(folder_path, image_size=model.image_size, progress=False)
     train_paths, _ = split_paths(folder.paths, split, seed, group_of)
     if len(train_paths) < n_components:
         raise UsageError(f"--components {n_components} is more than the {len(train_paths)} training images")
+    return _fit_mixture(model_path, model, train_paths, seed, n_components)
+
+
+def _saved_mixture(model_path: Path, n_components: int, if_damaged: str = "fitting it again"):
+    """The mixture in the run folder of ``model_path`` if it was fitted to this model file with ``n_components``,
+    else None. A damaged file is said so, with what happens instead (``if_damaged``)."""
+    import hashlib
+
+    from vae_tutorial.generation import load_code_mixture
+
+    path = model_path.parent / "mixture.npz"
+    if not path.exists():
+        return None
+    try:
+        mixture, saved = load_code_mixture(path)
+    except ValueError as exc:
+        say(f"cannot read {path} ({exc}); {if_damaged}")
+        return None
+    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    return mixture if saved.get("model_sha256") == digest and mixture.n_components == n_components else None
+
+
+def _fit_mixture(model_path: Path, model, train_paths, seed: int, n_components: int = MIXTURE_COMPONENTS):
+    """Fit the mixture of the codes of (at most :data:`MIXTURE_IMAGES` of) ``train_paths`` and save it as
+    ``mixture.npz`` beside ``model_path``, marked with the model file's SHA-256. With fewer training images than
+    ``n_components``, as many components as images."""
+    import hashlib
+
+    import numpy as np
+
+    from vae_tutorial.data import make_pipeline
+    from vae_tutorial.generation import fit_code_mixture, save_code_mixture
+    from vae_tutorial.runs import replace_atomically
+
+    if len(train_paths) > MIXTURE_IMAGES:
+        chosen = np.random.default_rng(seed).permutation(len(train_paths))[:MIXTURE_IMAGES]
+        train_paths = [train_paths[i] for i in sorted(chosen)]
+    n_components = min(n_components, len(train_paths))
+    path = model_path.parent / "mixture.npz"
     say(f"fitting a mixture of {n_components} Gaussians to the codes of {len(train_paths)} training images")
     images = np.concatenate(list(make_pipeline(train_paths, 256, shuffle=False, image_size=model.image_size)
                                  .as_numpy_iterator()))
-    mixture = fit_code_mixture(model, images, n_components=n_components)
+    mixture = fit_code_mixture(model, images, n_components=n_components, seed=seed)
+    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
     replace_atomically(lambda p: save_code_mixture(mixture, p, model_sha256=digest), path)
     say(f"saved it to {path}")
     return mixture
@@ -500,8 +579,9 @@ def cmd_reconstruct(args) -> int:
 # ---------------------------------------------------------------------------------------
 
 
-def _held_out_images(model_path: Path, data: str, image_size: int) -> tuple[list[Path], str]:
-    """The held-out image paths for ``evaluate`` and a phrase that says which they are."""
+def _held_out_images(model_path: Path, data: str, image_size: int):
+    """``(paths, phrase, group_of)``: the held-out images for ``evaluate``, a phrase that says which they are, and
+    the data set's function path → group (None: each image its own)."""
     import json
 
     from vae_tutorial.data import find_images, split_paths
@@ -522,13 +602,13 @@ def _held_out_images(model_path: Path, data: str, image_size: int) -> tuple[list
     folder_path, group_of, name = resolve_data(data, shapes_dir, seed, config.get("shapes") or 2000)
     paths = find_images(folder_path, image_size=image_size).paths
     if not trained_on_data:
-        return paths, f"every image of {name} (the model was trained on {config.get('data')})"
+        return paths, f"every image of {name} (the model was trained on {config.get('data')})", group_of
     _, held_out = split_paths(paths, split, seed, group_of)
     if not held_out:
         raise UsageError(f"the run held out no images of {name} (validation split {split}); "
                          "give other images with --data FOLDER")
     source = "as in the run's config.json" if config else "train's defaults: no config.json beside the model"
-    return held_out, f"the validation split {split} (seed {seed}) of {name} ({source})"
+    return held_out, f"the validation split {split} (seed {seed}) of {name} ({source})", group_of
 
 
 def cmd_evaluate(args) -> int:
@@ -547,7 +627,7 @@ def cmd_evaluate(args) -> int:
     from vae_tutorial.runs import replace_atomically
 
     model = load_vae(args.model)
-    paths, which = _held_out_images(args.model, args.data, model.image_size)
+    paths, which, group_of = _held_out_images(args.model, args.data, model.image_size)
     if args.n is not None and args.n < len(paths):
         paths = [paths[i] for i in sorted(np.random.default_rng(args.seed).permutation(len(paths))[:args.n])]
     if len(paths) < 2:
@@ -576,10 +656,62 @@ def cmd_evaluate(args) -> int:
         print(f"  {label:<40}{nats:>15}{per_dim:>14}")
     print(f"  per-pixel MSE {result['mse_per_pixel']:.5f}; active units {result['active_units']} of "
           f"{model.latent_dim}; {result['images']} images in {elapsed:.1f} s")
+    if args.two_sample:
+        result["two_sample"] = _two_sample(model, args.model, pipeline, paths, group_of, args.seed)
     if args.json is not None:
         replace_atomically(lambda p: p.write_text(json.dumps(result, indent=2)), args.json)
         say(f"wrote {args.json}")
     return 0
+
+
+def _two_sample(model, model_path: Path, pipeline, paths, group_of, seed: int) -> dict:
+    """The classifier two-sample test of the held-out images against as many generated from the prior and from
+    the run's mixture; prints a table and returns ``{sampler: the test's numbers}``."""
+    import numpy as np
+
+    from vae_tutorial.generation import generate
+    from vae_tutorial.two_sample import classifier_two_sample_test
+
+    real = np.concatenate(list(pipeline.as_numpy_iterator()))
+    groups = [group_of(p) for p in paths] if group_of else None
+    samplers = {"prior": None, "mixture": _run_mixture(model_path, model, MIXTURE_COMPONENTS)}
+    results = {}
+    for name, mixture in samplers.items():
+        generated = generate(model, len(real), seed=seed, mixture=mixture)
+        results[name] = classifier_two_sample_test(real, generated, groups=groups, seed=seed)
+    print(f"  two-sample test: a classifier (logistic regression on 16×16 block means, 5 folds) tells {len(real)} "
+          f"held-out images from as many generated ones; 50 % means it cannot")
+    for name, numbers in results.items():
+        print(f"    {name:<8} accuracy {100 * numbers['accuracy']:.1f} % ± {100 * numbers['standard_error']:.1f} "
+              f"(p = {numbers['p_value']:.2g})")
+    difference = results["prior"]["accuracy"] - results["mixture"]["accuracy"]
+    error = np.hypot(results["prior"]["standard_error"], results["mixture"]["standard_error"])
+    print(f"    prior − mixture: {100 * difference:+.1f} points ± {100 * error:.1f} (standard errors, as independent)")
+    return results
+
+
+# ---------------------------------------------------------------------------------------
+# grade
+# ---------------------------------------------------------------------------------------
+
+
+def cmd_grade(args) -> int:
+    """Grade each notebook in turn; print a table as each finishes, or all of them as JSON at the end."""
+    from vae_tutorial.grading import grade_notebook
+
+    for path in args.notebooks:
+        if not path.is_file():
+            raise UsageError(f"no such notebook file: {path}")
+        if path.suffix != ".ipynb":
+            raise UsageError(f"not a notebook (.ipynb): {path}")
+    reports = []
+    for number, path in enumerate(args.notebooks):
+        reports.append(grade_notebook(path, timeout=args.timeout))
+        if not args.json:
+            print(("\n" if number else "") + reports[-1].as_text(), flush=True)
+    if args.json:
+        print(json.dumps({"notebooks": [report.as_json() for report in reports]}, indent=2, ensure_ascii=False))
+    return 0 if all(report.error is None for report in reports) else 1
 
 
 # ---------------------------------------------------------------------------------------

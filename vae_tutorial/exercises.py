@@ -11,7 +11,8 @@ runs it on fixed inputs and
   becomes such an AssertionError too, with your exception attached below it.
 
 Checkers that draw random numbers first call ``keras.utils.set_random_seed(0)``, so a verdict
-never depends on luck.
+never depends on luck. Each checker also writes its verdict down when ``vae-tutorial grade`` runs the
+notebook (:mod:`vae_tutorial.verdicts`); otherwise that changes nothing.
 
 Notebook 1: ``check_preprocess``, ``check_visualize_batch``
 Notebook 2: ``check_encoder``, ``check_sampling``
@@ -36,6 +37,7 @@ from PIL import Image
 from vae_tutorial.data import preprocess_image
 from vae_tutorial.losses import kl_divergence, reconstruction_loss, vae_loss
 from vae_tutorial.sampling import Sampling
+from vae_tutorial.verdicts import NOT_ATTEMPTED, RIGHT, note, recorded
 
 SEED = 0
 IMAGE_SHAPE = (64, 64, 3)
@@ -64,12 +66,14 @@ def _not_attempted(fn, result):
     """True (after saying so) when ``fn`` returned None or ``...``: the scaffold, still unfilled."""
     if result is None or result is Ellipsis:
         print(f"○ {_name(fn)}: not attempted yet (it returns {result!r}). Write its body, then run this cell again.")
+        note(NOT_ATTEMPTED, f"it returns {result!r}")
         return True
     return False
 
 
 def _passed(fn, what):
     print(f"✓ {_name(fn)} is right: {what}")
+    note(RIGHT)
 
 
 def _numpy(value):
@@ -136,6 +140,7 @@ def _write_test_images(folder):
     return [folder / name for name in ("rgba.png", "palette.png", "wide.png", "grey.png")]
 
 
+@recorded
 def check_preprocess(fn):
     """``fn(path) -> image``: float32 (64, 64, 3) in [0, 1], transparent pixels white."""
     with tempfile.TemporaryDirectory() as folder:
@@ -190,6 +195,7 @@ def _tile(images, ncols, column_major=False, empty=1.0):
     return grid
 
 
+@recorded
 def check_visualize_batch(fn):
     """``fn(batch, ncols) -> grid``: the images side by side, row by row, empty cells white."""
     batch = _colour_batch()
@@ -221,6 +227,7 @@ def check_visualize_batch(fn):
 # ---------------------------------------------------------------------------------------
 
 
+@recorded
 def check_encoder(build):
     """``build(latent_dim) -> keras.Model``: images (batch, 64, 64, 3) → ``[mu, log_var]``, each of shape
     (batch, latent_dim)."""
@@ -261,6 +268,7 @@ def _sampling_inputs():
     return tf.constant(mu), tf.constant(log_var)
 
 
+@recorded
 def check_sampling(fn):
     """``fn(mu, log_var) -> z``: a draw from N(mu, exp(log_var)) through which gradients reach mu and log_var.
 
@@ -330,6 +338,7 @@ def _spread_hint(spread, std):
 # ---------------------------------------------------------------------------------------
 
 
+@recorded
 def check_decoder(build):
     """``build(latent_dim) -> keras.Model``: codes (batch, latent_dim) → images (batch, 64, 64, 3) in [0, 1]."""
     keras.utils.set_random_seed(SEED)
@@ -359,6 +368,7 @@ def _transposed_output_size(size, kernel_size, strides, padding):
     return layer.compute_output_shape((1, size, size, 1))[1]
 
 
+@recorded
 def check_upsampled_size(fn):
     """``fn(size, kernel_size, strides, padding) -> int``: the side of Conv2DTranspose's output for a square input.
 
@@ -429,6 +439,7 @@ def _kl_mistakes(mu, log_var):
     ]
 
 
+@recorded
 def check_kl_divergence(fn):
     """``fn(mu, log_var) -> kl``: KL(N(mu, exp(log_var)) ‖ N(0, I)) per image, shape (batch,)."""
     mu, log_var = _latent_inputs()
@@ -473,6 +484,7 @@ def _reconstruction_mistakes(x, x_hat):
     ]
 
 
+@recorded
 def check_reconstruction_loss(fn):
     """``fn(x, x_hat) -> loss``: squared error summed over height, width and channels, per image: shape (batch,)."""
     x, x_hat = _image_inputs()
@@ -506,6 +518,7 @@ def check_reconstruction_loss(fn):
     _passed(fn, "squared error summed per image")
 
 
+@recorded
 def check_find_the_bug_loss(fn):
     """``fn(x, x_hat, mu, log_var) -> loss``: the VAE loss, a scalar: the batch mean of the summed squared error
     plus the KL summed over latent dimensions."""
@@ -545,11 +558,13 @@ def check_find_the_bug_loss(fn):
     _passed(fn, "batch mean of (summed squared error + KL summed over latent dimensions)")
 
 
+@recorded
 def check_find_the_bug_sampling(fn):
     """``fn(mu, log_var) -> z``, the tutorial's sampling function fixed: the contract of :func:`check_sampling`."""
     check_sampling(fn)
 
 
+@recorded
 def check_find_the_bug_decoder(build):
     """``build(latent_dim) -> keras.Model``, the tutorial's decoder fixed: the contract of :func:`check_decoder`."""
     check_decoder(build)
@@ -568,6 +583,7 @@ def _adam_reference(w, g, m, v, t, learning_rate, beta_1, beta_2, epsilon):
     return w - learning_rate * m_hat / (np.sqrt(v_hat) + epsilon), m, v
 
 
+@recorded
 def check_adam_update(fn):
     """``fn(w, g, m, v, t, learning_rate, beta_1, beta_2, epsilon) -> (w, m, v)``: one Adam step at step ``t``
     (counted from 1) on NumPy arrays ``w`` (weights), ``g`` (their gradient), ``m`` and ``v`` (the moments)."""
@@ -643,6 +659,7 @@ def _weights(model):
     return [_numpy(w).copy() for w in model.trainable_weights]
 
 
+@recorded
 def check_train_step(fn):
     """``fn(model, optimizer, x) -> loss``: one step of ``optimizer`` on the VAE loss for images ``x``.
 
@@ -724,6 +741,7 @@ def _images(fn, got, count):
     return images
 
 
+@recorded
 def check_generate(fn):
     """``fn(decoder, n, seed) -> images``: ``n`` images (n, 64, 64, 3) decoded from z ~ N(0, I), the prior;
     the same ``seed`` gives the same images. The decoder's latent size is ``decoder.input_shape[-1]``."""
@@ -747,6 +765,7 @@ def check_generate(fn):
     _passed(fn, "n images decoded from z ~ N(0, I), the same for the same seed")
 
 
+@recorded
 def check_interpolate(fn):
     """``fn(decoder, z_a, z_b, steps) -> images``: ``steps`` images decoded from evenly spaced points on the
     straight line from code ``z_a`` to code ``z_b`` (shape (latent_dim,)), both ends included."""
@@ -778,6 +797,7 @@ def check_interpolate(fn):
 # ---------------------------------------------------------------------------------------
 
 
+@recorded
 def check_decoder_variance(fn):
     """``fn(x, x_hat) -> sigma2``: the variance σ² of a Gaussian decoder, shared by every value, that makes the
     data most likely: the mean over all images and values of (x - x_hat)², one number."""
@@ -800,6 +820,7 @@ def check_decoder_variance(fn):
     raise AssertionError(hint or f"σ² is {_fmt(got)}, expected the mean squared error, {squared.mean():.4g}")
 
 
+@recorded
 def check_gaussian_nll(fn):
     """``fn(x, x_hat, sigma) -> nll``: -log N(x; x_hat, σ² I) per image, shape (batch,), for a float σ > 0:
     sum((x - x_hat)²) / (2σ²) + D·log σ + (D/2)·log 2π, with D the number of values in an image."""

@@ -19,9 +19,11 @@ COLLAPSED_KL = 0.5  # nats per image: below this, and with no active unit, the p
 def loss_scale(model, images) -> dict:
     """The loss terms of ``model`` on ``images`` (N, S, S, 3): a dict of plain numbers.
 
-    Keys: ``images``, ``latent_dim``, ``reconstruction_reduction``, ``reconstruction`` (per image, from the
-    posterior means), ``kl`` (per image), ``kl_per_dimension`` (its mean over dimensions), ``active_units``,
-    ``collapsed`` (KL below :data:`COLLAPSED_KL` nats and no active unit).
+    Keys: ``images``, ``latent_dim``, ``reconstruction_reduction``, ``reconstruction`` (the squared error per
+    image, summed or, for ``reconstruction_reduction="mean"``, averaged over its values, of the images decoded
+    from their posterior means), ``mse_per_pixel`` (the same error per value), ``kl`` (per image),
+    ``kl_per_dimension`` (its mean over dimensions), ``active_units``, ``collapsed`` (KL below
+    :data:`COLLAPSED_KL` nats and no active unit).
     """
     from vae_tutorial.analysis import active_units, kl_per_dimension
     from vae_tutorial.generation import encode, reconstruct
@@ -33,19 +35,23 @@ def loss_scale(model, images) -> dict:
     mu, log_var = encode(model, images)
     kl = kl_per_dimension(mu, log_var)
     reduction = model.reconstruction_reduction
-    per_image = np.asarray(reconstruction_loss(images, reconstruct(model, images), reduction))
+    reconstructions = reconstruct(model, images)
+    per_image = np.asarray(reconstruction_loss(images, reconstructions, reduction))
     active = active_units(mu)
     return {"images": len(images), "latent_dim": int(mu.shape[1]), "reconstruction_reduction": reduction,
-            "reconstruction": float(per_image.mean()), "kl": float(kl.sum()),
+            "reconstruction": float(per_image.mean()),
+            "mse_per_pixel": float(np.mean(np.square(images - reconstructions))), "kl": float(kl.sum()),
             "kl_per_dimension": float(kl.mean()), "active_units": active,
             "collapsed": bool(kl.sum() < COLLAPSED_KL and active == 0)}
 
 
 def describe(numbers: dict) -> str:
     """One line for a person: the two terms, the KL per dimension, the active units, and a warning if due."""
-    line = (f"reconstruction {numbers['reconstruction']:.4g} and KL {numbers['kl']:.4g} nats per image "
-            f"({numbers['kl_per_dimension']:.3g} per latent dimension, {numbers['active_units']} of "
-            f"{numbers['latent_dim']} dimensions active) on {numbers['images']} images")
+    error = "per-pixel mean" if numbers["reconstruction_reduction"] == "mean" else "sum"
+    line = (f"on {numbers['images']} images decoded from their mean codes, squared error ({error}) "
+            f"{numbers['reconstruction']:.4g} per image (per-pixel MSE {numbers['mse_per_pixel']:.4f}) and KL "
+            f"{numbers['kl']:.4g} nats per image ({numbers['kl_per_dimension']:.3g} per latent dimension, "
+            f"{numbers['active_units']} of {numbers['latent_dim']} dimensions active)")
     if numbers["reconstruction_reduction"] == "mean":
         line += "; warning: the reconstruction term is a per-pixel mean, far smaller than the KL it is weighed against"
     if numbers["collapsed"]:

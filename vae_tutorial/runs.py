@@ -23,8 +23,8 @@ import numpy as np
 
 TMP_MARK = ".tmp"  # temporary files are ".<name>.tmp<suffix>" next to their target
 BACKUP_WEIGHTS, BACKUP_METADATA = "latest.weights.h5", "training_metadata.json"  # Keras' names in backup/
-OUTPUTS = ("config.json", "model.keras", "history.csv", "samples.png", "reconstructions.png", "skipped.txt",
-           "metrics.json", "mixture.npz", "backup", "epochs", "logs", "shapes")
+OUTPUTS = ("config.json", "model.keras", "history.csv", "samples.png", "samples_prior.png", "reconstructions.png",
+           "skipped.txt", "metrics.json", "mixture.npz", "backup", "epochs", "logs", "shapes")
 CONFIG_KEYS = ("data", "shapes", "latent_dim", "batch_size", "learning_rate", "validation_split", "seed",
                "image_size", "decoder_variance", "beta")
 CONFIG_DEFAULTS = {"decoder_variance": "fixed", "beta": 1.0}  # what a config.json written before the key means

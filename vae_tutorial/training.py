@@ -5,6 +5,8 @@
 - :class:`~vae_tutorial.callbacks.StopOnDivergence`: stop at the first NaN or infinite loss;
 - :class:`~vae_tutorial.callbacks.Throughput`: training images per second, into the logs;
 - :class:`~vae_tutorial.callbacks.SampleGrid`: ``epochs/epoch_NNN.png`` from a fixed set of z;
+- :class:`~vae_tutorial.callbacks.CollapseWatch`: the active dimensions of the validation images into
+  the logs, and one line when the posterior collapses (and one when it no longer is);
 - ``keras.callbacks.CSVLogger``: each epoch's losses appended to ``history.csv``;
 - ``keras.callbacks.TensorBoard``: the same losses under ``logs/`` for ``tensorboard --logdir runs``;
 - :class:`~vae_tutorial.runs.AtomicCheckpoint`: ``model.keras``, written atomically;
@@ -13,7 +15,8 @@
   output of that epoch is complete.
 
 After the last epoch, ``train`` compares the two terms of the loss on the validation images
-(:mod:`vae_tutorial.loss_scale`): one printed line, and ``metrics.json``.
+(:mod:`vae_tutorial.loss_scale`): one printed line, and ``metrics.json`` (with the epochs at whose
+end the posterior was collapsed).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ import numpy as np
 import tensorflow as tf
 
 from vae_tutorial import fast as speedups
-from vae_tutorial.callbacks import SampleGrid, StopOnDivergence, Throughput, TrainingDiverged  # noqa: F401
+from vae_tutorial.callbacks import (CollapseWatch, SampleGrid, StopOnDivergence, Throughput,  # noqa: F401
+                                    TrainingDiverged)
 from vae_tutorial.runs import (AtomicCheckpoint, remove_temporary_files, repair_backup, replace_atomically,  # noqa: F401
                                resume_epoch, trim_history)
 
@@ -95,13 +99,14 @@ def fixed_latents(n: int, latent_dim: int, seed: int = 0, temperature: float = 1
     return (temperature * np.random.default_rng(seed).standard_normal((n, latent_dim))).astype("float32")
 
 
-def training_callbacks(out_dir, latent_dim, images_per_epoch, seed=0, n_samples=32):
-    """The callbacks ``train`` uses, writing into ``out_dir``."""
+def training_callbacks(out_dir, latent_dim, images_per_epoch, seed=0, n_samples=32, watched=None, hint=""):
+    """The callbacks ``train`` uses, writing into ``out_dir``; ``watched``: images for :class:`CollapseWatch`."""
     out_dir = Path(out_dir)
     return [
         StopOnDivergence(),
         Throughput(images_per_epoch),
         SampleGrid(out_dir / "epochs", fixed_latents(n_samples, latent_dim, seed)),
+        *([CollapseWatch(watched, hint)] if watched is not None else []),
         keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(log_dir=str(out_dir / "logs"), write_graph=False),
         AtomicCheckpoint(out_dir / "model.keras"),
@@ -125,27 +130,50 @@ def train(model, train_data, validation_data=None, epochs=DEFAULTS["epochs"], ou
         images_per_epoch = sum(int(batch.shape[0]) for batch in train_data)
     remove_temporary_files(out_dir)
     trim_history(out_dir / "history.csv", repair_backup(out_dir))
-    callbacks = training_callbacks(out_dir, model.latent_dim, images_per_epoch, seed) + list(extra_callbacks)
+    scored = validation_data if validation_data is not None else train_data
+    watched = None
+    if not isinstance(scored, tf.distribute.DistributedDataset):  # a worker's pipeline holds only its share
+        from vae_tutorial.analysis import take_images
+
+        watched = take_images(scored, 256)
+    callbacks = training_callbacks(out_dir, model.latent_dim, images_per_epoch, seed, watched=watched,
+                                   hint=_collapse_hint(model)) + list(extra_callbacks)
     history = model.fit(train_data, validation_data=validation_data, epochs=epochs, shuffle=False,
                         callbacks=callbacks, verbose=verbose)
-    scored = validation_data if validation_data is not None else train_data
-    if not isinstance(scored, tf.distribute.DistributedDataset):  # a worker's pipeline holds only its share
-        report_loss_scale(model, scored, out_dir, verbose=verbose != 0)
+    if watched is not None:
+        watch = next(c for c in callbacks if isinstance(c, CollapseWatch))
+        report_loss_scale(model, scored, out_dir, verbose=verbose != 0, collapsed_epochs=watch.collapsed_epochs)
     return history
 
 
-def report_loss_scale(model, data, out_dir, n=512, verbose=True) -> dict:
-    """:func:`~vae_tutorial.loss_scale.loss_scale` on up to ``n`` images of ``data``, written to
-    ``out_dir/metrics.json`` and, with ``verbose``, printed as one line."""
+def _collapse_hint(model) -> str:
+    """What to try when ``model``'s posterior collapses."""
+    tries = []
+    if getattr(model, "decoder_variance", "fixed") != "optimal":
+        tries.append("a calibrated decoder, decoder_variance='optimal' (vae-tutorial train --decoder-variance "
+                     "optimal), which weighs each squared error by 1/(2σ²) with σ² the current mean squared error")
+    if getattr(model, "beta", 1.0) > 1:
+        tries.append("a smaller beta (--beta)")
+    if getattr(model, "reconstruction_reduction", "sum") == "mean":
+        tries = ["reconstruction_reduction='sum': a per-pixel mean cannot hold its own against the KL"]
+    if tries:
+        return "try " + ", or ".join(tries)
+    return "a calibrated decoder can come out of it in later epochs (a line says so when it does)"
+
+
+def report_loss_scale(model, data, out_dir, n=512, verbose=True, collapsed_epochs=()) -> dict:
+    """:func:`~vae_tutorial.loss_scale.loss_scale` on up to ``n`` images of ``data``, with ``collapsed_epochs``
+    (the epochs at whose end the posterior was collapsed), written to ``out_dir/metrics.json`` and, with
+    ``verbose``, printed as one line."""
     import json
 
     from vae_tutorial.analysis import take_images
     from vae_tutorial.loss_scale import describe, loss_scale
 
-    numbers = loss_scale(model, take_images(data, n))
+    numbers = {**loss_scale(model, take_images(data, n)), "collapsed_epochs": list(collapsed_epochs)}
     replace_atomically(lambda p: p.write_text(json.dumps(numbers, indent=2)), Path(out_dir) / "metrics.json")
     if verbose:
-        print(f"Loss scale: {describe(numbers)}")
+        print(f"Loss terms {describe(numbers)}")
     return numbers
 
 

@@ -107,6 +107,19 @@ def shapes_folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def small_model_file(tmp_path_factory):
+    """A saved untrained VAE of 8×8 images (under a MB): for the command line's errors that need a model
+    file that loads, in-process, without ``trained_run``'s training process."""
+    from vae_tutorial.model import VAE
+
+    model = VAE(latent_dim=4, image_size=8, seed=0)
+    model(np.zeros((1, 8, 8, 3), "float32"))  # built: an unbuilt model does not save whole
+    path = tmp_path_factory.mktemp("small-model") / "model.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def trained_run(tmp_path_factory):
     """One epoch of the command line on a small shapes set: the run folder and the CLI result."""
     out = tmp_path_factory.mktemp("run") / "shapes-run"

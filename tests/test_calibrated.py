@@ -209,10 +209,10 @@ def test_a_run_folder_from_before_the_option_is_a_fixed_variance_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_train_with_a_learned_variance_from_the_command_line(tmp_path):
+def test_train_with_a_learned_variance_from_the_command_line(tmp_path, capsys):
     import json
 
-    from tests.conftest import run_cli
+    from tests.conftest import cli_here, run_cli
 
     out = tmp_path / "learned"
     common = ("train", "--data", "shapes", "--shapes", "96", "--epochs", "1", "--latent-dim", "8",
@@ -229,12 +229,13 @@ def test_train_with_a_learned_variance_from_the_command_line(tmp_path):
     model = load_vae(out / "model.keras")
     assert (model.decoder_variance, model.beta) == ("learned", 2.0)
     assert float(model.decoder_log_var) != pytest.approx(math.log(0.5), abs=1e-6)  # trained
-    other = run_cli(*common, "--decoder-variance", "optimal", "--beta", "2")
+    # the errors need no process of their own: main() in this one
+    other = cli_here(capsys, *common, "--decoder-variance", "optimal", "--beta", "2")
     assert other.returncode == 2 and "decoder_variance: 'learned', now 'optimal'" in other.stderr
     assert other.stderr.count("\n") == 1
-    bad = run_cli(*common, "--decoder-variance", "free")
+    bad = cli_here(capsys, *common, "--decoder-variance", "free")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr and bad.stderr.count("\n") == 1
-    negative = run_cli(*common, "--beta", "-1")
+    negative = cli_here(capsys, *common, "--beta", "-1")
     assert negative.returncode == 2 and "expected a number >= 0" in negative.stderr
     evaluated = run_cli("evaluate", "--model", out / "model.keras", "--data", "shapes", "--k", "2",
                         "--json", tmp_path / "e.json")

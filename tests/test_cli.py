@@ -5,7 +5,7 @@ import re
 import numpy as np
 from PIL import Image
 
-from conftest import make_messy_folder, run_cli
+from conftest import cli_here, make_messy_folder, run_cli
 from vae_tutorial.model import load_vae
 
 NOISE = re.compile(r"^([IWE]\d{4} |WARNING: All log messages|To enable the following instructions)", re.M)
@@ -42,11 +42,11 @@ def test_running_a_finished_run_again_only_rewrites_figures(trained_run):
     assert (out / "model.keras").stat().st_mtime_ns == before
 
 
-@pytest.mark.slow
-def test_other_settings_in_the_same_folder_are_refused(trained_run):
+@pytest.mark.slow  # needs the trained run; the command itself runs in this process
+def test_other_settings_in_the_same_folder_are_refused(trained_run, capsys):
     out, _ = trained_run
-    result = run_cli("train", "--data", "shapes", "--shapes", "160", "--epochs", "1", "--latent-dim", "8",
-                     "--out", out)
+    result = cli_here(capsys, "train", "--data", "shapes", "--shapes", "160", "--epochs", "1", "--latent-dim", "8",
+                      "--out", out)
     assert result.returncode == 2 and "different settings (latent_dim" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -68,9 +68,8 @@ def test_generate_and_reconstruct(trained_run, tmp_path):
     assert np.asarray(Image.open(tmp_path / "r.png")).std() > 0
 
 
-@pytest.mark.slow
-def test_missing_folder_is_one_line_exit_2(tmp_path):
-    result = run_cli("train", "--data", tmp_path / "no-such-folder", "--epochs", "1", "--out", tmp_path / "o")
+def test_missing_folder_is_one_line_exit_2(tmp_path, capsys):
+    result = cli_here(capsys, "train", "--data", tmp_path / "no-such-folder", "--epochs", "1", "--out", tmp_path / "o")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert "data folder not found" in result.stderr and "Traceback" not in result.stderr
@@ -87,30 +86,26 @@ def test_messy_folder_trains_and_reports_skips(tmp_path):
     assert len(skipped) == len(bad) and all("\t" in line for line in skipped)
 
 
-@pytest.mark.slow
-def test_bad_numbers_and_missing_model_are_exit_2(tmp_path):
-    result = run_cli("train", "--epochs", "0")
+def test_bad_numbers_and_missing_model_are_exit_2(tmp_path, capsys):
+    result = cli_here(capsys, "train", "--epochs", "0")
     assert result.returncode == 2 and "positive integer" in result.stderr
-    result = run_cli("generate", "--model", tmp_path / "nope.keras")
+    result = cli_here(capsys, "generate", "--model", tmp_path / "nope.keras")
     assert result.returncode == 2 and "model file not found" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.slow
-def test_help_lists_the_commands():
-    result = run_cli("--help")
+def test_help_lists_the_commands(capsys):
+    result = cli_here(capsys, "--help")
     assert result.returncode == 0
     for command, summary in [("train", "train a VAE"), ("generate", "decode random z"), ("reconstruct", "encode images")]:
         assert re.search(rf"^\s+{command}\s+{summary}", result.stdout, re.M), (command, result.stdout)
 
 
-@pytest.mark.slow
-def test_negative_seed_and_a_folder_as_png_are_exit_2(trained_run, tmp_path):
-    result = run_cli("train", "--data", "shapes", "--seed", "-1", "--out", tmp_path / "o")
+def test_negative_seed_and_a_folder_as_png_are_exit_2(small_model_file, tmp_path, capsys):
+    result = cli_here(capsys, "train", "--data", "shapes", "--seed", "-1", "--out", tmp_path / "o")
     assert result.returncode == 2 and "non-negative integer" in result.stderr
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
-    out, _ = trained_run
-    result = run_cli("generate", "--model", out / "model.keras", "--out", tmp_path)
+    result = cli_here(capsys, "generate", "--model", small_model_file, "--out", tmp_path)
     assert result.returncode == 2 and "is a folder" in result.stderr and "Traceback" not in result.stderr
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_cli
+from conftest import cli_here, run_cli
 from vae_tutorial import data, image_cache
 from vae_tutorial.data import DataError, find_images, load_dataset, make_pipeline, preprocess_image, read_images, \
     split_paths, visualize_batch
@@ -383,6 +383,7 @@ def test_where_the_cache_lives(monkeypatch, tmp_path):
     assert len(list((tmp_path / "mine").glob("*/manifest.json"))) == 1
 
 
+@pytest.mark.slow  # three processes and trained_run's: only a fresh process shows the cache on disk is reused
 def test_the_command_line_reports_and_reuses_the_cache(trained_run, tmp_path):
     out, _ = trained_run
     folder = colour_folder(tmp_path / "c")
@@ -397,9 +398,14 @@ def test_the_command_line_reports_and_reuses_the_cache(trained_run, tmp_path):
     assert "decoding" not in second.stdout
     third = run_cli(*reconstruct, "--rebuild-cache")
     assert "decoding 8 files" in third.stdout
-    refused = run_cli("train", "--data", folder, "--epochs", "1", "--out", tmp_path / "o", "--cache-memory", "0",
-                      "--cache-dir", tmp_path / "r.png")
+
+
+def test_the_cache_options_errors_are_one_line_exit_2(tmp_path, capsys):
+    folder = colour_folder(tmp_path / "c")
+    (tmp_path / "r.png").write_bytes(b"a file where the cache folder should be")
+    refused = cli_here(capsys, "train", "--data", folder, "--epochs", "1", "--out", tmp_path / "o",
+                       "--cache-memory", "0", "--cache-dir", tmp_path / "r.png")
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr[-2000:]
     assert "error: cannot write the image cache" in refused.stderr and "--cache-dir" in refused.stderr
-    bad = run_cli("train", "--cache-memory", "lots")
+    bad = cli_here(capsys, "train", "--cache-memory", "lots")
     assert bad.returncode == 2 and "--cache-memory: expected a size such as 2G, 512M or 0, got 'lots'" in bad.stderr

@@ -1,6 +1,7 @@
 import numpy as np
 
-from vae_tutorial.generation import generate, interpolate, plot_generated, plot_reconstructions, reconstruct
+from vae_tutorial.generation import (GENERATED_TITLE, RECONSTRUCTED_TITLE, generate, interpolate, plot_generated,
+                                     plot_reconstructions, reconstruct)
 from vae_tutorial.model import VAE
 
 
@@ -28,10 +29,25 @@ def test_interpolation_ends_at_the_reconstructions():
     np.testing.assert_allclose(path[[0, -1]], reconstruct(model, images), atol=1e-5)
 
 
+def cell(fig, row, col, side=64, gap=2):
+    """The picture in grid cell (row, col) of a figure drawn by visualize_batch (gap: 64 // 32 white pixels)."""
+    grid = np.asarray(fig.axes[0].images[0].get_array())
+    return grid[row * (side + gap):row * (side + gap) + side, col * (side + gap):col * (side + gap) + side]
+
+
 def test_figures_say_what_they_show():
-    images = np.random.rand(10, 64, 64, 3)
-    assert "Generated" in plot_generated(images)._suptitle.get_text()
-    fig = plot_reconstructions(images, images)
+    rng = np.random.default_rng(0)
+    images, copies = rng.random((10, 64, 64, 3)), rng.random((10, 64, 64, 3))
+    fig = plot_generated(images, ncols=8)
+    assert fig._suptitle.get_text() == GENERATED_TITLE  # the default: says these are generated, from the prior
+    np.testing.assert_allclose(cell(fig, 1, 1), images[9], atol=1e-6)  # every image, in order, 8 to a row
+    assert plot_generated(images, title="Epoch 3")._suptitle.get_text() == "Epoch 3"
+    fig = plot_reconstructions(images, copies)
     assert len(fig.axes) == 1  # the grid is one picture; its row labels are the tick labels
     labels = [label.get_text() for label in fig.axes[0].get_yticklabels()]
     assert labels == ["Original", "Reconstruction", "Original", "Reconstruction"]
+    assert fig._suptitle.get_text() == RECONSTRUCTED_TITLE
+    # each row of reconstructions under its originals; the last pair of rows filled out with white
+    for row, expected in ((0, images[3]), (1, copies[3]), (2, images[9]), (3, copies[9])):
+        np.testing.assert_allclose(cell(fig, row, 3 if row < 2 else 1), expected, atol=1e-6)
+    np.testing.assert_array_equal(cell(fig, 3, 2), 1.0)

@@ -2,11 +2,12 @@
 
 import json
 
+import keras
 import numpy as np
 import pytest
 from sklearn.mixture import GaussianMixture
 
-from tests.conftest import run_cli
+from tests.conftest import cli_here, run_cli
 from vae_tutorial.generation import (encode, fit_code_mixture, generate, load_code_mixture, sample_mixture,
                                      save_code_mixture)
 from vae_tutorial.model import VAE
@@ -14,6 +15,7 @@ from vae_tutorial.model import VAE
 
 @pytest.fixture(scope="module")
 def model():
+    keras.utils.set_random_seed(0)  # the weights: the same whichever tests ran before (not the global random state)
     return VAE(latent_dim=4, seed=0)
 
 
@@ -124,17 +126,17 @@ def test_generate_with_the_mixture_sampler_fits_once_and_reuses(trained_run, tmp
     assert load_code_mixture(run / "mixture.npz")[0].n_components == 3
 
 
-@pytest.mark.slow
-def test_the_mixture_sampler_errors_are_one_line(trained_run, tmp_path):
+@pytest.mark.slow  # needs the trained run; the commands themselves run in this process
+def test_the_mixture_sampler_errors_are_one_line(trained_run, tmp_path, capsys):
     run, _ = trained_run
     alone = tmp_path / "alone"
     alone.mkdir()
     (alone / "model.keras").write_bytes((run / "model.keras").read_bytes())
-    result = run_cli("generate", "--model", alone / "model.keras", "--sampler", "mixture", "--out",
-                     tmp_path / "x.png")
+    result = cli_here(capsys, "generate", "--model", alone / "model.keras", "--sampler", "mixture", "--out",
+                      tmp_path / "x.png")
     assert result.returncode == 2 and "config.json" in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    too_many = run_cli("generate", "--model", run / "model.keras", "--sampler", "mixture", "--components", "100000",
-                       "--out", tmp_path / "x.png")
+    too_many = cli_here(capsys, "generate", "--model", run / "model.keras", "--sampler", "mixture",
+                        "--components", "100000", "--out", tmp_path / "x.png")
     assert too_many.returncode == 2 and "--components 100000" in too_many.stderr
     assert too_many.stderr.count("\n") == 1

@@ -286,23 +286,23 @@ def test_lambda_layer_is_refused_by_load_vae(tmp_path):
 
 
 @pytest.mark.slow
-def test_an_output_folder_never_mixes_two_runs(tmp_path):
+def test_an_output_folder_never_mixes_two_runs(tmp_path, capsys):
     out = tmp_path / "run"
-    result = run_cli(*TRAIN, "--out", out, interrupt="epoch3-batch:1:TERM")
+    result = run_cli(*TRAIN, "--out", out, interrupt="epoch3-batch:1:TERM")  # the refusals below: in this process
     assert result.returncode == 130 and training.resume_epoch(out) == 2, result.stderr[-2000:]
     for change, phrase in [(["--latent-dim", "16"], "different settings (latent_dim: 8, now 16)"),
                            (["--shapes", "300"], "different settings (shapes: 200, now 300)"),
                            (["--seed", "1"], "different settings (seed: 0, now 1)"),
                            (["--epochs", "1"], "already finished 2 epochs, more than --epochs 1")]:
-        result = run_cli(*TRAIN, *change, "--out", out)
+        result = cli_here(capsys, *TRAIN, *change, "--out", out)
         assert_one_line_error(result, phrase)
     assert training.resume_epoch(out) == 2 and history_epochs(out) == [0, 1]  # untouched
     (out / "config.json").write_text("{not json")
-    assert_one_line_error(run_cli(*TRAIN, "--out", out), "config.json is not valid JSON")
+    assert_one_line_error(cli_here(capsys, *TRAIN, "--out", out), "config.json is not valid JSON")
     stranger = tmp_path / "stranger"
     stranger.mkdir()
     (stranger / "model.keras").write_bytes(b"someone else's")
-    assert_one_line_error(run_cli(*TRAIN, "--out", stranger), "holds files of another run")
+    assert_one_line_error(cli_here(capsys, *TRAIN, "--out", stranger), "holds files of another run")
 
 
 # ---------------------------------------------------------------------------------------

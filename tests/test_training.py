@@ -151,7 +151,13 @@ def test_loss_scale_reports_the_terms_and_warns_of_collapse_and_a_per_pixel_mean
     head.set_weights([w * 300 for w in head.get_weights()])  # codes that vary from image to image
     numbers = loss_scale(healthy, images)
     assert numbers["kl"] > 0 and not numbers["collapsed"]
-    assert numbers["kl_per_dimension"] == pytest.approx(numbers["kl"] / 4)
+    # the terms written out in float64: summed squared error of the decoded posterior means, closed-form KL
+    mu, log_var = (np.asarray(t, np.float64) for t in healthy.encode(images))
+    x_hat = np.asarray(healthy.decoder(mu.astype("float32")), np.float64)
+    kl = 0.5 * (mu**2 + np.exp(log_var) - 1.0 - log_var)  # (images, 4)
+    assert numbers["reconstruction"] == pytest.approx(np.sum((images - x_hat) ** 2, axis=(1, 2, 3)).mean(), rel=1e-5)
+    assert numbers["kl"] == pytest.approx(kl.sum(axis=1).mean(), rel=1e-5)
+    assert numbers["kl_per_dimension"] == pytest.approx(kl.mean(), rel=1e-5)  # per image and dimension
     assert "warning" not in describe(numbers)
     healthy.reconstruction_reduction = "mean"  # the same model, scored with a per-pixel mean
     mean = loss_scale(healthy, images)

@@ -1,11 +1,7 @@
 """Looking inside a trained VAE: how much each latent dimension is used, and how good the copies are.
 
-- **KL per dimension**: the KL term of the loss split by latent dimension and averaged over
-  a data set. A dimension whose KL is near 0 has a posterior equal to the prior for every
-  image: it carries no information about the image.
-- **Active units** (Burda et al., 2016): dimension ``j`` is *active* when the posterior mean
-  varies over the data, ``Var_x(E[z_j | x]) > 0.01``. An inactive dimension has the same
-  ``mu`` for every image, so the decoder cannot learn anything from it.
+- **KL per dimension** and **active units**: defined in :mod:`vae_tutorial.latent_statistics`,
+  and public here too;
 - **Per-pixel MSE**, next to the MSE of always predicting the mean image: a model whose
   error is no better than that baseline ignores its input.
 - **evaluate**: the held-out ELBO in nats and bits per dimension and the importance-weighted
@@ -26,36 +22,12 @@ import numpy as np
 from vae_tutorial.data import visualize_batch
 from vae_tutorial.evaluation import evaluate  # noqa: F401  (held-out ELBO and IWAE bound; public here)
 from vae_tutorial.generation import encode, reconstruct
-
-ACTIVE_THRESHOLD = 0.01
-
+from vae_tutorial.latent_statistics import (ACTIVE_THRESHOLD, active_dimensions, active_units,  # noqa: F401
+                                            kl_per_dimension)
 
 # ---------------------------------------------------------------------------------------
 # Numbers
 # ---------------------------------------------------------------------------------------
-
-
-def kl_per_dimension(mu, log_var) -> np.ndarray:
-    """KL(q(z_j | x) || N(0, 1)) for each latent dimension j, averaged over the images: (latent_dim,).
-
-    Its sum is the KL term of the loss (averaged over the same images).
-    """
-    mu = np.asarray(mu, dtype=np.float64)
-    log_var = np.asarray(log_var, dtype=np.float64)
-    return (-0.5 * (1.0 + log_var - mu**2 - np.exp(log_var))).mean(axis=0)
-
-
-def active_dimensions(mu, threshold: float = ACTIVE_THRESHOLD) -> np.ndarray:
-    """A boolean mask (latent_dim,): True where the variance over the images of ``mu`` exceeds ``threshold``."""
-    mu = np.asarray(mu, dtype=np.float64)
-    if mu.ndim != 2 or len(mu) < 2:
-        raise ValueError(f"mu must have shape (n_images >= 2, latent_dim), got {mu.shape}")
-    return mu.var(axis=0) > threshold
-
-
-def active_units(mu, threshold: float = ACTIVE_THRESHOLD) -> int:
-    """How many latent dimensions are active (see :func:`active_dimensions`)."""
-    return int(active_dimensions(mu, threshold).sum())
 
 
 def per_pixel_mse(images, reconstructions) -> float:

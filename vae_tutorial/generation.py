@@ -17,7 +17,7 @@ import json
 import numpy as np
 
 from vae_tutorial.data import visualize_batch
-from vae_tutorial.training import fixed_latents
+from vae_tutorial.prior import fixed_latents
 
 GENERATED_TITLE = "Generated: decoded from random z ~ N(0, I)"
 MIXTURE_TITLE = "Generated: decoded from z sampled from a Gaussian mixture fitted to the training codes"

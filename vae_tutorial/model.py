@@ -143,8 +143,6 @@ def load_vae(path):
         raise ModelFileError(f"not a .keras model file: {path}")
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path} is not a valid .keras file (corrupt or truncated)")
-    import vae_tutorial.fast  # noqa: F401  (registers the optimizer a trained model names)
-
     try:
         model = keras.saving.load_model(path, safe_mode=True)
     except Exception as exc:  # Keras raises many types here; all mean "this file cannot be used"

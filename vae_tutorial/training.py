@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from vae_tutorial import fast as speedups
+from vae_tutorial.prior import fixed_latents
 from vae_tutorial.callbacks import (CollapseWatch, SampleGrid, StopOnDivergence, Throughput,  # noqa: F401
                                     TrainingDiverged)
 from vae_tutorial.runs import (AtomicCheckpoint, remove_temporary_files, repair_backup, replace_atomically,  # noqa: F401
@@ -92,11 +93,6 @@ def build_vae(
         model.compile(optimizer=optimizer, steps_per_execution=steps_per_execution, jit_compile=jit_compile)
         model(np.zeros((1, image_size, image_size, 3), "float32"))  # build every layer before saving
     return model
-
-
-def fixed_latents(n: int, latent_dim: int, seed: int = 0, temperature: float = 1.0) -> np.ndarray:
-    """``n`` latent vectors z ~ N(0, temperature² I), the same for the same seed."""
-    return (temperature * np.random.default_rng(seed).standard_normal((n, latent_dim))).astype("float32")
 
 
 def training_callbacks(out_dir, latent_dim, images_per_epoch, seed=0, n_samples=32, watched=None, hint=""):

@@ -36,7 +36,7 @@ from PIL import Image, UnidentifiedImageError
 from vae_tutorial.data import preprocess_image
 from vae_tutorial.generation import encode
 from vae_tutorial.latent_directions import LatentDirections, principal_directions, slider_effects
-from vae_tutorial.training import fixed_latents
+from vae_tutorial.prior import fixed_latents
 
 
 def to_png(images, scale: int = 2, ncols: int | None = None) -> bytes:

@@ -31,6 +31,18 @@ def run_cli(*args, cwd=None, timeout=600, env=None, interrupt=None):
                           env={**os.environ, **(env or {})}, preexec_fn=default_sigint)
 
 
+def load_file(path):
+    """The Python file ``path`` (relative to the repository) imported as a module: scripts, solutions and
+    benchmarks are not packages."""
+    import importlib.util
+
+    path = ROOT / path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def cli_here(capsys, *args):
     """``vae-tutorial ARGS`` in this process, for what needs no fresh process: a CompletedProcess (text)."""
     from vae_tutorial.cli import main

@@ -1,22 +1,17 @@
 """The benchmark compares like with like: its keras-io reference is the project's float32 VAE written
 the usual way, and its validation loss scores every model with the same noise."""
 
-import importlib.util
-
 import keras
 import numpy as np
 import tensorflow as tf
 
-from conftest import ROOT
+from conftest import ROOT, load_file
 from vae_tutorial import losses
 from vae_tutorial.training import build_vae
 
 
 def load_benchmark(name):
-    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file(f"benchmarks/{name}.py")
 
 
 def twin_models(seed=0):

@@ -1,12 +1,13 @@
 """pyproject.toml (pip) and environment.yml (conda, Binder) must ask for the same things."""
 
-import importlib.util
 import json
 import re
 import tomllib
 from pathlib import Path
 
 import yaml
+
+from conftest import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,10 +57,7 @@ def test_environment_yml_python_is_the_lowest_pyproject_allows():
 
 
 def _floors_script():
-    spec = importlib.util.spec_from_file_location("floors", ROOT / "scripts" / "floors.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file("scripts/floors.py")
 
 
 def test_oldest_run_pins_every_dependency_at_its_floor():

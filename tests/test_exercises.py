@@ -1,6 +1,5 @@
 """The exercise checkers accept the instructor's solutions and reject each typical mistake with the hint it names."""
 
-import importlib.util
 import inspect
 import json
 import math
@@ -14,6 +13,7 @@ import tensorflow as tf
 from keras import layers, ops
 from PIL import Image, ImageOps
 
+from conftest import load_file
 from vae_tutorial import exercises
 from vae_tutorial.losses import kl_divergence, reconstruction_loss
 
@@ -42,10 +42,7 @@ EXERCISES = {
 
 
 def solutions(module):
-    spec = importlib.util.spec_from_file_location(module, ROOT / "solutions" / f"{module}.py")
-    loaded = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loaded)
-    return loaded
+    return load_file(f"solutions/{module}.py")
 
 
 def solution(checker):
@@ -637,10 +634,7 @@ def test_exercises_md_cells_run_unfilled_and_its_bugs_are_caught(capsys):
 
 
 def _fill():
-    spec = importlib.util.spec_from_file_location("fill", ROOT / "solutions" / "fill.py")
-    fill = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fill)
-    return fill
+    return load_file("solutions/fill.py")
 
 
 def test_fill_puts_the_solutions_into_the_scaffolds(tmp_path, capsys):

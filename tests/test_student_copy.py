@@ -1,15 +1,10 @@
 """scripts/student_copy.py: the course without its answers, called in-process."""
 
-import importlib.util
-
-from conftest import ROOT
+from conftest import ROOT, load_file
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("student_copy", ROOT / "scripts" / "student_copy.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file("scripts/student_copy.py")
 
 
 def test_the_student_copy_holds_the_course_without_solutions_or_tests(tmp_path, capsys):

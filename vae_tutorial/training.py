@@ -29,9 +29,9 @@ import numpy as np
 import tensorflow as tf
 
 from vae_tutorial import fast as speedups
-from vae_tutorial.prior import fixed_latents
 from vae_tutorial.callbacks import (CollapseWatch, SampleGrid, StopOnDivergence, Throughput,  # noqa: F401
                                     TrainingDiverged)
+from vae_tutorial.prior import fixed_latents
 from vae_tutorial.runs import (AtomicCheckpoint, remove_temporary_files, repair_backup, replace_atomically,  # noqa: F401
                                resume_epoch, trim_history)
 
@@ -144,14 +144,14 @@ def train(model, train_data, validation_data=None, epochs=DEFAULTS["epochs"], ou
 
 def _collapse_hint(model) -> str:
     """What to try when ``model``'s posterior collapses."""
+    if model.reconstruction_reduction == "mean":
+        return "try reconstruction_reduction='sum': a per-pixel mean cannot hold its own against the KL"
     tries = []
-    if getattr(model, "decoder_variance", "fixed") != "optimal":
+    if model.decoder_variance != "optimal":
         tries.append("a calibrated decoder, decoder_variance='optimal' (vae-tutorial train --decoder-variance "
                      "optimal), which weighs each squared error by 1/(2σ²) with σ² the current mean squared error")
-    if getattr(model, "beta", 1.0) > 1:
+    if model.beta > 1:
         tries.append("a smaller beta (--beta)")
-    if getattr(model, "reconstruction_reduction", "sum") == "mean":
-        tries = ["reconstruction_reduction='sum': a per-pixel mean cannot hold its own against the KL"]
     if tries:
         return "try " + ", or ".join(tries)
     return "a calibrated decoder can come out of it in later epochs (a line says so when it does)"

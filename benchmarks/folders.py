@@ -98,7 +98,7 @@ def child(way: str, folder: str, cache: str, old_path: str) -> None:
     sys.path.insert(0, str(ROOT))
     import tensorflow as tf
 
-    from vae_tutorial import data
+    from vae_tutorial.data import folders
 
     if way == "old":
         spec = importlib.util.spec_from_file_location("old_data", old_path)
@@ -107,7 +107,7 @@ def child(way: str, folder: str, cache: str, old_path: str) -> None:
         spec.loader.exec_module(module)
         name, options = "preprocess_image", {}
     else:
-        module = data
+        module = folders
         name, options = "decode_image", {"cache_dir": cache, "memory_budget": 0 if way == "disk" else None}
     decodes = []
     original = getattr(module, name)

@@ -31,11 +31,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import vae_tutorial  # noqa: E402,F401  (imports TensorFlow quietly)
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from reference import build_reference, torch_vae  # noqa: E402
-from vae_tutorial import datasets, losses  # noqa: E402
+from vae_tutorial import losses  # noqa: E402
+from vae_tutorial.data import emoji_dir, emoji_group_of  # noqa: E402
 from vae_tutorial.data import find_images, make_pipeline, split_paths  # noqa: E402
 from vae_tutorial.fast import default_precision, subpixel  # noqa: E402
 from vae_tutorial.fast.subpixel import SubPixelConv2DTranspose  # noqa: E402
@@ -265,7 +265,7 @@ def quality(paths, epochs, batch_size, out_dir, seeds):
     shuffled with the seed), so they differ only in their arithmetic: a difference between seeds is not mistaken
     for one between models. All are scored by :func:`validation_loss`.
     """
-    train_paths, val_paths = split_paths(paths, 0.1, seed=0, group_of=datasets.emoji_group_of())
+    train_paths, val_paths = split_paths(paths, 0.1, seed=0, group_of=emoji_group_of())
     val_ds = make_pipeline(val_paths, batch_size, shuffle=False)
     results = {"vae_tutorial (defaults)": [], "vae_tutorial float32": [], "keras-io reference": []}
     for seed in range(seeds):
@@ -321,7 +321,7 @@ def main():
     print(f"Machine: {machine_line()}")
     print(f"Command: python benchmarks/run.py {' '.join(sys.argv[1:])}".rstrip())
 
-    all_paths = [str(p) for p in find_images(datasets.emoji_dir(), progress=False).paths]
+    all_paths = [str(p) for p in find_images(emoji_dir(), progress=False).paths]
     paths = all_paths[:images]
     images = len(paths)
     paths_file = out_dir / "paths.txt"

@@ -99,7 +99,7 @@ def make_messy_folder(root: Path) -> tuple[set[str], set[str]]:
 @pytest.fixture(scope="session", autouse=True)
 def image_cache_dir(tmp_path_factory):
     """The image cache of every test, and of every command line a test runs, in a temporary folder."""
-    from vae_tutorial.image_cache import CACHE_DIR_ENV
+    from vae_tutorial.data import CACHE_DIR_ENV
 
     os.environ[CACHE_DIR_ENV] = str(tmp_path_factory.mktemp("image-cache"))
     return Path(os.environ[CACHE_DIR_ENV])
@@ -113,7 +113,7 @@ def messy_folder(tmp_path):
 
 @pytest.fixture(scope="session")
 def shapes_folder(tmp_path_factory):
-    from vae_tutorial.datasets import make_shapes
+    from vae_tutorial.data import make_shapes
 
     return make_shapes(tmp_path_factory.mktemp("shapes"), n=160, seed=3)
 

@@ -5,7 +5,7 @@
 runs ``vae-tutorial ARGS`` and sends SIGNAL (``INT`` or ``TERM``) to itself the N-th time the
 code reaches POINT:
 
-- ``image``: an image of the folder has been decoded (``data._read_image``);
+- ``image``: an image of the folder has been decoded (``folders._read_image``);
 - ``epochE-batch``: a training batch of epoch E (1-based) has ended;
 - ``checkpoint``: ``model.keras`` is written to its temporary file, not yet renamed;
 - ``backup``: the backup's weights are written, its metadata not yet.
@@ -18,7 +18,9 @@ from pathlib import Path
 
 import keras
 
-from vae_tutorial import cli, data, runs, training
+from vae_tutorial import cli, training
+from vae_tutorial.data import folders
+from vae_tutorial.training import runs
 from vae_tutorial.model import VAE
 
 point, count, signame = sys.argv[1].split(":")
@@ -54,7 +56,7 @@ def replace_atomically(write, path, original=runs.replace_atomically):
     return original(write, path)
 
 
-data._read_image = after(data._read_image, "image")
+folders._read_image = after(folders._read_image, "image")
 callbacks = training.training_callbacks
 training.training_callbacks = lambda *args, **kwargs: [BatchPoint(), *callbacks(*args, **kwargs)]
 runs.replace_atomically = replace_atomically

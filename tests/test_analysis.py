@@ -2,11 +2,14 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_rgba
 
-from vae_tutorial.analysis import (active_dimensions, active_units, dimensions_by_kl, kl_per_dimension,
-                                   latent_traversal, mean_image_mse, per_pixel_mse, plot_epoch_grids,
-                                   plot_history, plot_kl_per_dimension, plot_reconstruction_comparison,
-                                   plot_samples_vs_density, plot_transposed_convolution, read_history,
-                                   summarize, take_images)
+from vae_tutorial.data import take_images
+from vae_tutorial.evaluation import (active_dimensions, active_units, dimensions_by_kl, kl_per_dimension,
+                                     mean_image_mse, per_pixel_mse, summarize)
+from vae_tutorial.generation import latent_traversal
+from vae_tutorial.plots import (plot_epoch_grids, plot_history, plot_kl_per_dimension,
+                                plot_reconstruction_comparison, plot_samples_vs_density,
+                                plot_transposed_convolution)
+from vae_tutorial.plots import read_history
 from vae_tutorial.losses import kl_divergence
 from vae_tutorial.model import VAE
 

@@ -5,6 +5,18 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "vae_tutorial"
 TEACHING_CORE = {"encoder", "sampling", "decoder", "losses", "model"}
+# Data flows left to right: a module imports only from its own layer or layers to its left.
+LAYERS = [
+    {"", "quiet", "keras_hook", "config"},        # start-up and settings
+    {"data"},                                      # images in, arrays out
+    TEACHING_CORE | {"prior"},                     # the model the course teaches
+    {"fast"},                                      # speed-ups of the same model
+    {"evaluation"},                                # numbers about a model
+    {"plots"},                                     # every figure
+    {"training"},                                  # fit, callbacks, run folders, tf.distribute
+    {"generation"},                                # new images from a trained model
+    {"course", "cli", "__main__"},                 # the course's helpers and the command line
+]
 
 
 def imports():
@@ -59,3 +71,35 @@ def test_the_cycle_finder_finds_a_cycle():
 def test_the_teaching_core_imports_nothing_else_of_the_package():
     graph = imports()
     assert {module: graph[module] - TEACHING_CORE for module in TEACHING_CORE} == {m: set() for m in TEACHING_CORE}
+
+
+def layer(module):
+    top = module.split(".")[0]
+    return next(index for index, members in enumerate(LAYERS) if top in members)
+
+
+def test_data_flows_one_way_through_the_layers():
+    graph = imports()
+    against = sorted(f"{module} (layer {layer(module)}) imports {target} (layer {layer(target)})"
+                     for module, targets in graph.items() for target in targets if layer(target) > layer(module))
+    assert against == []
+
+
+def test_every_module_has_a_layer():
+    assert [module for module in imports() if not any(module.split(".")[0] in members for members in LAYERS)] == []
+
+
+def test_the_plain_model_touches_nothing_in_fast(monkeypatch):
+    """``build_vae(fast=False)``, the notebooks' model, uses nothing of ``vae_tutorial.fast``."""
+    from vae_tutorial import fast
+    from vae_tutorial.training import build_vae
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("build_vae(fast=False) used vae_tutorial.fast")
+
+    for name in ("FusedAdam", "fast_parts"):
+        monkeypatch.setattr(fast, name, refuse)
+    model = build_vae(fast=False, latent_dim=4)
+    assert type(model.optimizer).__name__ == "Adam"
+    with __import__("pytest").raises(AssertionError, match="used vae_tutorial.fast"):
+        build_vae(fast=True, latent_dim=4)

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from conftest import ROOT, load_file
+from conftest import load_file
 from vae_tutorial import losses
 from vae_tutorial.training import build_vae
 

@@ -196,7 +196,7 @@ def test_evaluation_reads_the_models_own_decoder_variance(images):
 def test_a_run_folder_from_before_the_option_is_a_fixed_variance_run(tmp_path):
     import json
 
-    from vae_tutorial.runs import RunFolderError, run_state
+    from vae_tutorial.training import run_state, RunFolderError
 
     old = {"data": "shapes", "shapes": 160, "latent_dim": 8, "batch_size": 32, "learning_rate": 0.001,
            "validation_split": 0.1, "seed": 0, "image_size": 64, "epochs": 1, "finished": False}

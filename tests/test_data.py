@@ -12,9 +12,11 @@ import pytest
 from PIL import Image
 
 from conftest import cli_here, run_cli
-from vae_tutorial import data, image_cache
-from vae_tutorial.data import DataError, find_images, load_dataset, make_pipeline, preprocess_image, read_images, \
-    split_paths, visualize_batch
+from vae_tutorial import data
+from vae_tutorial.data import cache as image_cache, folders
+from vae_tutorial.data import (DataError, find_images, load_dataset, make_pipeline, preprocess_image,
+                               read_images, split_paths)
+from vae_tutorial.plots import visualize_batch
 
 
 def test_preprocess_shape_range_and_dtype(messy_folder):
@@ -145,7 +147,7 @@ def decoded(monkeypatch):
         calls.append(Path(path))
         return original(path, image_size)
 
-    monkeypatch.setattr(data, "decode_image", counting)
+    monkeypatch.setattr(folders, "decode_image", counting)
     return calls
 
 
@@ -277,20 +279,20 @@ def test_an_interrupted_decoding_leaves_nothing_to_trust(tmp_path, monkeypatch, 
     cache = tmp_path / "cache"
     find_images(folder, progress=False, cache_dir=cache)  # an older cache of the folder...
     (folder / "000.png").unlink()  # ...which no longer matches it
-    original = data._read_image
+    original = folders._read_image
 
     def ctrl_c_at_the_fourth(path, image_size):
         if len(decoded) == 3:
             raise KeyboardInterrupt
         return original(path, image_size)
 
-    monkeypatch.setattr(data, "_read_image", ctrl_c_at_the_fourth)
+    monkeypatch.setattr(folders, "_read_image", ctrl_c_at_the_fourth)
     decoded.clear()
     with pytest.raises(KeyboardInterrupt):
         find_images(folder, progress=False, cache_dir=cache, workers=1)
     (entry,) = cache.iterdir()
     assert sorted(p.name for p in entry.iterdir()) == ["lock"]  # the old cache gone, nothing half-written
-    monkeypatch.setattr(data, "_read_image", original)
+    monkeypatch.setattr(folders, "_read_image", original)
     decoded.clear()
     find_images(folder, progress=False, cache_dir=cache)
     assert len(decoded) == 7
@@ -298,15 +300,16 @@ def test_an_interrupted_decoding_leaves_nothing_to_trust(tmp_path, monkeypatch, 
 
 KILLED_WHILE_DECODING = """
 import os, signal, sys
-from vae_tutorial import data, image_cache
+from vae_tutorial import data
+from vae_tutorial.data import cache as image_cache, folders
 image_cache._CHUNK = 2 * 64 * 64 * 3  # rows reach the file two at a time
-original, calls = data.decode_image, []
+original, calls = folders.decode_image, []
 def dying(path, image_size=64):
     calls.append(path)
     if len(calls) == 6:
         os.kill(os.getpid(), signal.SIGKILL)
     return original(path, image_size)
-data.decode_image = dying
+folders.decode_image = dying
 data.find_images(sys.argv[1], progress=False, cache_dir=sys.argv[2], workers=1)
 """
 
@@ -328,13 +331,13 @@ def test_a_decoding_killed_outright_is_not_trusted(tmp_path, decoded):
 
 def test_two_runs_at_once_decode_the_folder_once(tmp_path, monkeypatch, decoded):
     folder = colour_folder(tmp_path / "c")
-    original = data._read_image
+    original = folders._read_image
 
     def slow(path, image_size):
         time.sleep(0.05)
         return original(path, image_size)
 
-    monkeypatch.setattr(data, "_read_image", slow)
+    monkeypatch.setattr(folders, "_read_image", slow)
     found = []
     runs = [threading.Thread(target=lambda: found.append(find_images(folder, progress=False, workers=2,
                                                                      cache_dir=tmp_path / "cache")))

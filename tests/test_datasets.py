@@ -3,15 +3,15 @@ import json
 import numpy as np
 import pytest
 
-from vae_tutorial import datasets
+from vae_tutorial.data import emoji, shapes
 from vae_tutorial.data import DataError, find_images, preprocess_image, split_paths
 
 
 def test_shapes_are_deterministic_and_carry_factors(tmp_path):
-    a = datasets.make_shapes(tmp_path / "a", n=12, seed=7)
-    b = datasets.make_shapes(tmp_path / "b", n=12, seed=7)
-    c = datasets.make_shapes(tmp_path / "c", n=12, seed=8)
-    rows = datasets.read_shape_factors(a)
+    a = shapes.make_shapes(tmp_path / "a", n=12, seed=7)
+    b = shapes.make_shapes(tmp_path / "b", n=12, seed=7)
+    c = shapes.make_shapes(tmp_path / "c", n=12, seed=8)
+    rows = shapes.read_shape_factors(a)
     assert len(rows) == 12 and set(rows[0]) == {"file", "shape", "scale", "rotation", "x", "y", "hue", "colour"}
     for row in rows:
         np.testing.assert_array_equal(preprocess_image(a / row["file"]), preprocess_image(b / row["file"]))
@@ -20,32 +20,32 @@ def test_shapes_are_deterministic_and_carry_factors(tmp_path):
 
 
 def test_shape_is_drawn_where_its_factors_say():
-    img = np.asarray(datasets.draw_shape("square", 0.1, 0, 0.25, 0.75, (255, 0, 0)), np.float32) / 255
+    img = np.asarray(shapes.draw_shape("square", 0.1, 0, 0.25, 0.75, (255, 0, 0)), np.float32) / 255
     assert img[48, 16, 1] < 0.1  # centre (x=0.25, y=0.75) is red
     assert img[16, 48].min() > 0.99  # far corner is white
     with pytest.raises(ValueError, match="shape"):
-        datasets.draw_shape("hexagon", 0.1, 0, 0.5, 0.5, (0, 0, 0))
+        shapes.draw_shape("hexagon", 0.1, 0, 0.5, 0.5, (0, 0, 0))
 
 
 def test_missing_emoji_package_names_the_install_command(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(datasets, "_emoji_package_candidates", lambda: [tmp_path / "nothing"])
+    monkeypatch.setattr(emoji, "_emoji_package_candidates", lambda: [tmp_path / "nothing"])
     with pytest.raises(DataError, match="npm install emoji-datasource-google@16.0.0"):
-        datasets.emoji_dir()
+        emoji.emoji_dir()
 
 
 def test_wrong_emoji_version_is_refused(tmp_path, monkeypatch):
     (tmp_path / "package.json").write_text(json.dumps({"version": "15.1.2"}))
-    monkeypatch.setattr(datasets, "_emoji_package_candidates", lambda: [tmp_path])
+    monkeypatch.setattr(emoji, "_emoji_package_candidates", lambda: [tmp_path])
     with pytest.raises(DataError, match="15.1.2, not 16.0.0"):
-        datasets.emoji_package_dir()
+        emoji.emoji_package_dir()
 
 
 def test_emoji_set_is_installed_and_split_without_leaking_skin_tones():
-    folder = datasets.emoji_dir()  # set-up installs it; a missing data set is a failure
+    folder = emoji.emoji_dir()  # set-up installs it; a missing data set is a failure
     assert len(list(folder.glob("*.png"))) == 3786
-    meta = datasets.emoji_metadata()
-    group_of = datasets.emoji_group_of()
+    meta = emoji.emoji_metadata()
+    group_of = emoji.emoji_group_of()
     paths = sorted(folder.glob("*.png"))
     train, val = split_paths(paths, 0.1, seed=0, group_of=group_of)
     assert len(train) + len(val) == 3786 and 0.05 < len(val) / 3786 < 0.15

@@ -6,7 +6,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
 from vae_tutorial.decoder import build_decoder
-from vae_tutorial.diagrams import GRADIENT_COLOUR, describe_layer, plot_architecture, plot_reparameterisation
+from vae_tutorial.plots import describe_layer, GRADIENT_COLOUR, plot_architecture, plot_reparameterisation
 from vae_tutorial.encoder import build_encoder
 
 

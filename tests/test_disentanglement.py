@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from vae_tutorial.datasets import read_shape_factors
-from vae_tutorial.disentanglement import (SHAPE_FACTORS, discretize, factor_dimensions, information_gaps,
-                                          mutual_information, mutual_information_gap, shape_factor_values)
+from vae_tutorial.data import read_shape_factors
+from vae_tutorial.evaluation import (discretize, factor_dimensions, information_gaps, mutual_information,
+                                     mutual_information_gap, shape_factor_values, SHAPE_FACTORS)
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,8 @@ SCRIPT = textwrap.dedent("""
 
     import keras
     from vae_tutorial.data import find_images, make_pipeline
-    from vae_tutorial.datasets import make_shapes
-    from vae_tutorial.fast import ReplicaSampling
+    from vae_tutorial.data import make_shapes
+    from vae_tutorial.training.distribute import ReplicaSampling
     from vae_tutorial.training import build_vae
 
     paths = find_images(make_shapes(sys.argv[1], n=256, seed=3), progress=False).paths

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import cli_here, run_cli
-from vae_tutorial.analysis import evaluate, per_pixel_mse
+from vae_tutorial.evaluation import evaluate, per_pixel_mse
 from vae_tutorial.evaluation import (decoder_log_variance, gaussian_log_likelihood, iwae_bound,
                                      log_importance_weights)
-from vae_tutorial.generation import reconstruct
+from vae_tutorial.evaluation import reconstruct
 from vae_tutorial.losses import kl_divergence
 from vae_tutorial.model import VAE
 

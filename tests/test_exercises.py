@@ -14,7 +14,7 @@ from keras import layers, ops
 from PIL import Image, ImageOps
 
 from conftest import load_file
-from vae_tutorial import exercises
+from vae_tutorial.course import exercises
 from vae_tutorial.losses import kl_divergence, reconstruction_loss
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,8 @@
 import numpy as np
 
-from vae_tutorial.generation import (GENERATED_TITLE, RECONSTRUCTED_TITLE, generate, interpolate, plot_generated,
-                                     plot_reconstructions, reconstruct)
+from vae_tutorial.evaluation import reconstruct
+from vae_tutorial.generation import generate, interpolate
+from vae_tutorial.plots import GENERATED_TITLE, plot_generated, plot_reconstructions, RECONSTRUCTED_TITLE
 from vae_tutorial.model import VAE
 
 

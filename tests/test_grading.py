@@ -18,22 +18,22 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from conftest import ROOT, cli_here
-from vae_tutorial import exercises, verdicts
+from vae_tutorial.course import exercises, verdicts
 from vae_tutorial.cli import main
-from vae_tutorial.grading import Exercise, Report, check_calls
+from vae_tutorial.course.grading import check_calls, Exercise, Report
 
 UPSAMPLED = ('def my_upsampled_size(size, kernel_size, strides, padding):\n'
              '    """The side of a Conv2DTranspose\'s output for a square input of side ``size``."""\n'
              '    ...')
 UPSAMPLED_WRONG = ('def my_upsampled_size(size, kernel_size, strides, padding):\n'
                    '    return size * strides  # forgets the kernel\'s overhang with padding="valid"')
-UPSAMPLED_CHECK = 'from vae_tutorial.exercises import check_upsampled_size\n\ncheck_upsampled_size(my_upsampled_size)'
+UPSAMPLED_CHECK = 'from vae_tutorial.course.exercises import check_upsampled_size\n\ncheck_upsampled_size(my_upsampled_size)'
 KL = 'from keras import ops\n\n\ndef my_kl_divergence(mu, log_var):\n    """KL per image."""\n    ...'
 KL_RIGHT = ('from keras import ops\n\n\ndef my_kl_divergence(mu, log_var):\n'
             '    return -0.5 * ops.sum(1 + log_var - mu**2 - ops.exp(log_var), axis=-1)')
-KL_CHECK = 'from vae_tutorial.exercises import check_kl_divergence\n\ncheck_kl_divergence(my_kl_divergence)'
+KL_CHECK = 'from vae_tutorial.course.exercises import check_kl_divergence\n\ncheck_kl_divergence(my_kl_divergence)'
 SAMPLE = 'def my_sample(mu, log_var):\n    """z ~ N(mu, exp(log_var))."""\n    ...'
-SAMPLE_CHECK = 'from vae_tutorial.exercises import check_sampling\n\ncheck_sampling(my_sample)'
+SAMPLE_CHECK = 'from vae_tutorial.course.exercises import check_sampling\n\ncheck_sampling(my_sample)'
 WRONG_HINT = ("size=8, kernel_size=3, strides=2, padding='valid': 16; with padding='valid' the kernel overhangs: "
               "(size - 1) * strides + kernel_size")
 
@@ -59,7 +59,7 @@ def worked(folder):
                           'import os\nfrom pathlib import Path\n\nassert Path("worked.ipynb").is_file(), Path.cwd()\n'
                           'assert os.environ["VAE_TUTORIAL_EPOCHS"] == "1"',
                           UPSAMPLED_WRONG, UPSAMPLED_CHECK, KL_RIGHT, KL_CHECK, SAMPLE, SAMPLE_CHECK,
-                          "from vae_tutorial.exercises import check_decoder\n\ncheck_decoder(build_my_decoder)")
+                          "from vae_tutorial.course.exercises import check_decoder\n\ncheck_decoder(build_my_decoder)")
 
 
 def raises(folder):

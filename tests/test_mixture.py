@@ -8,7 +8,8 @@ import pytest
 from sklearn.mixture import GaussianMixture
 
 from tests.conftest import cli_here, run_cli
-from vae_tutorial.generation import (encode, fit_code_mixture, generate, load_code_mixture, sample_mixture,
+from vae_tutorial.evaluation import encode
+from vae_tutorial.generation import (fit_code_mixture, generate, load_code_mixture, sample_mixture,
                                      save_code_mixture)
 from vae_tutorial.model import VAE
 

@@ -23,7 +23,9 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, cli_here, default_sigint, make_messy_folder, run_cli
-from vae_tutorial import data, runs, training
+from vae_tutorial import data, training
+from vae_tutorial.data import folders
+from vae_tutorial.training import runs
 from vae_tutorial.model import ModelFileError, load_vae
 
 EPOCHS = 3
@@ -169,7 +171,7 @@ def test_ctrl_c_while_reading_a_folder_stops_the_reading(tmp_path, monkeypatch):
     for i in range(300):
         Image.new("RGB", (4, 4), (i % 256, 0, 0)).save(folder / f"{i:03d}.png")
     read = []
-    original = data._read_image
+    original = folders._read_image
 
     def slow_then_ctrl_c(path, image_size):
         read.append(path)
@@ -178,7 +180,7 @@ def test_ctrl_c_while_reading_a_folder_stops_the_reading(tmp_path, monkeypatch):
         time.sleep(0.01)
         return original(path, image_size)
 
-    monkeypatch.setattr(data, "_read_image", slow_then_ctrl_c)
+    monkeypatch.setattr(folders, "_read_image", slow_then_ctrl_c)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):

@@ -13,7 +13,7 @@ def test_the_student_copy_holds_the_course_without_solutions_or_tests(tmp_path, 
     files = {path.relative_to(dest).as_posix() for path in dest.rglob("*") if path.is_file()}
     for needed in ("README.md", "pyproject.toml", "environment.yml", "postBuild", "package.json",
                    "package-lock.json", "scripts/setup.sh", "scripts/lab.sh", "vae_tutorial/__init__.py",
-                   "vae_tutorial/exercises.py", "vae_tutorial/grading.py", "vae_tutorial/fast/__init__.py",
+                   "vae_tutorial/course/exercises/__init__.py", "vae_tutorial/course/grading.py", "vae_tutorial/fast/__init__.py",
                    "notebooks/README.md", *(f"notebooks/{p.name}" for p in (ROOT / "notebooks").glob("*.ipynb"))):
         assert needed in files, needed
     assert len([f for f in files if f.endswith(".ipynb")]) == 7

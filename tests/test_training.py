@@ -11,7 +11,8 @@ import tensorflow as tf
 
 from vae_tutorial.data import find_images, make_pipeline
 from vae_tutorial.model import load_vae
-from vae_tutorial.training import build_vae, epochs_from_env, fixed_latents, resume_epoch, train
+from vae_tutorial.prior import fixed_latents
+from vae_tutorial.training import build_vae, epochs_from_env, resume_epoch, train
 
 
 def test_build_vae_is_compiled_with_adam():
@@ -133,7 +134,7 @@ def test_a_backup_with_nothing_whole_starts_afresh(shapes_folder, tmp_path):
 
 
 def test_loss_scale_reports_the_terms_and_warns_of_collapse_and_a_per_pixel_mean(tmp_path, capsys):
-    from vae_tutorial.loss_scale import describe, loss_scale
+    from vae_tutorial.evaluation import describe, loss_scale
     from vae_tutorial.model import VAE
     from vae_tutorial.training import report_loss_scale
 
@@ -174,7 +175,7 @@ def _collapsed(model):
 
 
 def test_collapse_watch_says_when_the_posterior_collapses_and_when_it_no_longer_is(capsys):
-    from vae_tutorial.callbacks import CollapseWatch
+    from vae_tutorial.training import CollapseWatch
     from vae_tutorial.model import VAE
 
     images = np.random.default_rng(0).random((8, 64, 64, 3), dtype=np.float32)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vae_tutorial.two_sample import classifier_two_sample_test, image_features
+from vae_tutorial.evaluation import classifier_two_sample_test, image_features
 
 
 def blobs(n, rng, brightness=1.0):

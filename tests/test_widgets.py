@@ -15,11 +15,11 @@ from ipywidgets import Image as ImageWidget
 from PIL import Image
 
 from vae_tutorial.data import find_images, preprocess_image
-from vae_tutorial.generation import encode
-from vae_tutorial.latent_directions import (LatentDirections, directions_of_codes, principal_directions,
-                                            slider_effects, traverse)
+from vae_tutorial.evaluation import encode
+from vae_tutorial.generation import (directions_of_codes, LatentDirections, principal_directions,
+                                     slider_effects, traverse)
 from vae_tutorial.training import build_vae
-from vae_tutorial.widgets import LatentExplorer, read_upload, to_png
+from vae_tutorial.course.widgets import LatentExplorer, read_upload, to_png
 
 
 class PaintedCodes:

@@ -10,14 +10,13 @@ import contextlib
 import dataclasses
 import json
 import re
-import shutil
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
 
-from vae_tutorial.grading import DEFAULT_TIMEOUT
+from vae_tutorial.course.grading import DEFAULT_TIMEOUT
 
 PROG = "vae-tutorial"
 IMAGE_SIZE = 64  # pixels: train makes models of 64×64 images
@@ -218,13 +217,13 @@ def say(message: str) -> None:
 
 def resolve_data(name: str, work_dir: Path, seed: int = 0, n_shapes: int = 2000):
     """``(image folder, group_of or None, display name)`` for 'emoji', 'shapes' or a path."""
-    from vae_tutorial import datasets
+    from vae_tutorial.data import emoji_dir, emoji_group_of, make_shapes
 
     if name == "emoji":
-        return datasets.emoji_dir(), datasets.emoji_group_of(), "emoji"
+        return emoji_dir(), emoji_group_of(), "emoji"
     if name == "shapes":
         say(f"drawing {n_shapes} shapes (seed {seed}) into {work_dir / 'shapes'}")
-        return datasets.make_shapes(work_dir / "shapes", n=n_shapes, seed=seed), None, "shapes"
+        return make_shapes(work_dir / "shapes", n=n_shapes, seed=seed), None, "shapes"
     folder = Path(name).expanduser()
     return folder, None, folder.resolve().name or "data"
 
@@ -258,9 +257,10 @@ def _check_png_target(path: Path) -> None:
 def _write_figures(model, originals, out: Path, seed: int, mixture=None) -> None:
     """``samples.png`` (64 images generated with ``seed`` from ``mixture``, or from the prior without one),
     ``samples_prior.png`` (the same from the prior) and ``reconstructions.png`` of ``originals``."""
-    from vae_tutorial.generation import (GENERATED_TITLE, MIXTURE_TITLE, generate, plot_generated,
-                                         plot_reconstructions, reconstruct)
-    from vae_tutorial.runs import replace_atomically
+    from vae_tutorial.evaluation.codes import reconstruct
+    from vae_tutorial.generation.images import generate
+    from vae_tutorial.plots.images import GENERATED_TITLE, MIXTURE_TITLE, plot_generated, plot_reconstructions
+    from vae_tutorial.training.runs import replace_atomically
 
     prior = plot_generated(generate(model, 64, seed=seed), title=GENERATED_TITLE)
     replace_atomically(lambda p: prior.savefig(p, format="png", dpi=100), out / "samples_prior.png")
@@ -287,7 +287,8 @@ class _Images:
 
 def _read_folder(folder_path, group_of, validation_split: float, seed: int, cache: dict) -> _Images:
     """One worker: decode every image of the folder."""
-    from vae_tutorial.data import find_images, split_paths
+    from vae_tutorial.data.folders import find_images
+    from vae_tutorial.data.pipeline import split_paths
 
     folder = find_images(folder_path, **cache)
     train, val = split_paths(folder.paths, validation_split, seed, group_of)
@@ -305,8 +306,9 @@ def _read_share(folder_path, group_of, validation_split: float, seed: int, index
     by name and those of this worker's share that do not decode, which only this worker knows.
     Whether every share is usable is for :func:`_check_images` to say, on every worker at once.
     """
-    from vae_tutorial.data import decode_files, list_images, split_paths
-    from vae_tutorial.fast.distribute import worker_share
+    from vae_tutorial.data.folders import decode_files, list_images
+    from vae_tutorial.data.pipeline import split_paths
+    from vae_tutorial.training.distribute import worker_share
 
     candidates, skipped = list_images(folder_path)
     train_files, val_files = split_paths(candidates, validation_split, seed, group_of)
@@ -322,7 +324,7 @@ def _read_share(folder_path, group_of, validation_split: float, seed: int, index
 
 def _report_images(images: _Images, out: Path, share: str) -> None:
     """Write ``out/skipped.txt`` (each skipped file with its reason) and say how many images are usable."""
-    from vae_tutorial.runs import replace_atomically
+    from vae_tutorial.training.runs import replace_atomically
 
     listing = "".join(f"{p}\t{r}\n" for p, r in images.skipped)
     replace_atomically(lambda p: p.write_text(listing, encoding="utf-8"), out / "skipped.txt")
@@ -341,7 +343,7 @@ def _check_images(images: _Images, folder_path, index: int, workers: int, togeth
     same line, when any one's share is unusable: none waits for a worker that has stopped. Without
     it, this worker checks its own images only.
     """
-    from vae_tutorial.fast.distribute import gather_from_workers
+    from vae_tutorial.training.distribute import gather_from_workers
 
     mine = [len(images.train), len(images.val), *images.files]
     counts = enumerate(gather_from_workers(together, mine)) if together is not None else [(index, mine)]
@@ -361,7 +363,8 @@ def _figure_images(images: _Images, seed: int, workers: int):
     """The reconstruction figure's 16 validation images: the same on every worker."""
     import numpy as np
 
-    from vae_tutorial.data import first_usable, read_images
+    from vae_tutorial.data.folders import first_usable
+    from vae_tutorial.data.pipeline import read_images
 
     files = images.figure_files
     chosen = np.random.default_rng(seed).permutation(len(files))
@@ -371,9 +374,9 @@ def _figure_images(images: _Images, seed: int, workers: int):
 
 
 def cmd_train(args) -> int:
-    from vae_tutorial import runs
-    from vae_tutorial.fast.distribute import TrainingPhase
+    from vae_tutorial.training import runs
     from vae_tutorial.model import load_vae
+    from vae_tutorial.training.distribute import TrainingPhase
 
     index, workers = _configured_worker(args.strategy)
     out = args.out or default_out(args.data)
@@ -454,10 +457,11 @@ def _train_and_draw(args, strategy, images: _Images, out: Path, config: dict, st
     then write the figures; ``(Keras' History, seconds of training)``. ``worker``: ``(index, count)``."""
     import keras
 
-    from vae_tutorial import runs
-    from vae_tutorial.data import make_pipeline
-    from vae_tutorial.fast.distribute import per_worker_pipeline
-    from vae_tutorial.training import TrainingDiverged, build_vae, train
+    from vae_tutorial.training import runs
+    from vae_tutorial.data.pipeline import make_pipeline
+    from vae_tutorial.training.callbacks import TrainingDiverged
+    from vae_tutorial.training.distribute import per_worker_pipeline
+    from vae_tutorial.training.trainer import build_vae, train
 
     index, workers = worker
     keras.utils.set_random_seed(args.seed)
@@ -499,7 +503,7 @@ def _configured_worker(strategy_name: str) -> tuple:
     (read before any strategy exists), else ``(0, 1)``."""
     if strategy_name != "multiworker":
         return 0, 1
-    from vae_tutorial.fast.distribute import configured_worker
+    from vae_tutorial.training.distribute import configured_worker
 
     try:
         return configured_worker()
@@ -509,7 +513,7 @@ def _configured_worker(strategy_name: str) -> tuple:
 
 def _start_strategy(name):
     """The ``tf.distribute`` strategy ``name``; of several workers, once all of them have started."""
-    from vae_tutorial.fast import make_strategy
+    from vae_tutorial.training.distribute import make_strategy
 
     try:
         strategy = make_strategy(name)
@@ -534,8 +538,8 @@ def _lost_workers_told(index: int, out: Path, phase):
     (:class:`~vae_tutorial.fast.distribute.TrainingPhase`)."""
     import tensorflow as tf
 
-    from vae_tutorial.fast.distribute import lost_worker
     from vae_tutorial.quiet import runtime_log_held
+    from vae_tutorial.training.distribute import lost_worker
 
     with runtime_log_held() as log:
         try:
@@ -550,7 +554,7 @@ def _lost_workers_told(index: int, out: Path, phase):
 
 def _lost_worker_message(which, phase, out: Path) -> str:
     """What a worker says when worker ``which`` (``None``: not known which) was lost while training was at ``phase``."""
-    from vae_tutorial import runs
+    from vae_tutorial.training import runs
 
     who = f"worker {which}" if which is not None else "another worker"
     again = "start every worker's command again"
@@ -569,9 +573,10 @@ def _lost_worker_message(which, phase, out: Path) -> str:
 
 
 def cmd_generate(args) -> int:
-    from vae_tutorial.generation import GENERATED_TITLE, MIXTURE_TITLE, generate, plot_generated
+    from vae_tutorial.generation.images import generate
     from vae_tutorial.model import load_vae
-    from vae_tutorial.runs import replace_atomically
+    from vae_tutorial.plots.images import GENERATED_TITLE, MIXTURE_TITLE, plot_generated
+    from vae_tutorial.training.runs import replace_atomically
 
     model = load_vae(args.model)
     _check_png_target(args.out)
@@ -604,7 +609,8 @@ def _run_mixture(model_path: Path, model, n_components: int):
     """
     import json
 
-    from vae_tutorial.data import find_images, split_paths
+    from vae_tutorial.data.folders import find_images
+    from vae_tutorial.data.pipeline import split_paths
 
     run = model_path.parent
     try:
@@ -630,7 +636,7 @@ def _saved_mixture(model_path: Path, n_components: int, if_damaged: str = "fitti
     else None. A damaged file is said so, with what happens instead (``if_damaged``)."""
     import hashlib
 
-    from vae_tutorial.generation import load_code_mixture
+    from vae_tutorial.generation.mixture import load_code_mixture
 
     path = model_path.parent / "mixture.npz"
     if not path.exists():
@@ -652,9 +658,9 @@ def _fit_mixture(model_path: Path, model, train_paths, seed: int, n_components: 
 
     import numpy as np
 
-    from vae_tutorial.data import make_pipeline
-    from vae_tutorial.generation import fit_code_mixture, save_code_mixture
-    from vae_tutorial.runs import replace_atomically
+    from vae_tutorial.data.pipeline import make_pipeline
+    from vae_tutorial.generation.mixture import fit_code_mixture, save_code_mixture
+    from vae_tutorial.training.runs import replace_atomically
 
     if len(train_paths) > MIXTURE_IMAGES:
         chosen = np.random.default_rng(seed).permutation(len(train_paths))[:MIXTURE_IMAGES]
@@ -674,10 +680,12 @@ def _fit_mixture(model_path: Path, model, train_paths, seed: int, n_components: 
 def cmd_reconstruct(args) -> int:
     import numpy as np
 
-    from vae_tutorial.data import find_images, read_images
-    from vae_tutorial.generation import plot_reconstructions, reconstruct
+    from vae_tutorial.data.folders import find_images
+    from vae_tutorial.data.pipeline import read_images
+    from vae_tutorial.evaluation.codes import reconstruct
     from vae_tutorial.model import load_vae
-    from vae_tutorial.runs import replace_atomically
+    from vae_tutorial.plots.images import plot_reconstructions
+    from vae_tutorial.training.runs import replace_atomically
 
     model = load_vae(args.model)
     _check_png_target(args.out)
@@ -702,7 +710,8 @@ def _held_out_images(model_path: Path, data: str, image_size: int):
     the data set's function path → group (None: each image its own)."""
     import json
 
-    from vae_tutorial.data import find_images, split_paths
+    from vae_tutorial.data.folders import find_images
+    from vae_tutorial.data.pipeline import split_paths
 
     config_file = model_path.parent / "config.json"
     config = {}
@@ -738,11 +747,10 @@ def cmd_evaluate(args) -> int:
         if args.json.is_dir():
             raise UsageError(f"--json {args.json} is a folder; give the name of the JSON file to write")
         _check_writable(args.json.parent)
-    from vae_tutorial.analysis import evaluate
-    from vae_tutorial.data import make_pipeline
-    from vae_tutorial.evaluation import decoder_log_variance
+    from vae_tutorial.data.pipeline import make_pipeline
+    from vae_tutorial.evaluation.bounds import decoder_log_variance, evaluate
     from vae_tutorial.model import load_vae
-    from vae_tutorial.runs import replace_atomically
+    from vae_tutorial.training.runs import replace_atomically
 
     model = load_vae(args.model)
     paths, which, group_of = _held_out_images(args.model, args.data, model.image_size)
@@ -787,8 +795,8 @@ def _two_sample(model, model_path: Path, pipeline, paths, group_of, seed: int) -
     the run's mixture; prints a table and returns ``{sampler: the test's numbers}``."""
     import numpy as np
 
-    from vae_tutorial.generation import generate
-    from vae_tutorial.two_sample import classifier_two_sample_test
+    from vae_tutorial.evaluation.two_sample import classifier_two_sample_test
+    from vae_tutorial.generation.images import generate
 
     real = np.concatenate(list(pipeline.as_numpy_iterator()))
     groups = [group_of(p) for p in paths] if group_of else None
@@ -815,7 +823,7 @@ def _two_sample(model, model_path: Path, pipeline, paths, group_of, seed: int) -
 
 def cmd_grade(args) -> int:
     """Grade each notebook in turn; print a table as each finishes, or all of them as JSON at the end."""
-    from vae_tutorial.grading import grade_notebook
+    from vae_tutorial.course.grading import grade_notebook
 
     for path in args.notebooks:
         if not path.is_file():
@@ -841,9 +849,9 @@ def _raise_interrupt(signum, frame):
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from vae_tutorial.data import DataError
+    from vae_tutorial.data.images import DataError
     from vae_tutorial.model import ModelFileError
-    from vae_tutorial.runs import RunFolderError
+    from vae_tutorial.training.runs import RunFolderError
 
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:

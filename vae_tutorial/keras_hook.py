@@ -16,7 +16,7 @@ import importlib.abc
 import importlib.machinery
 import sys
 
-REGISTERING_MODULES = ("vae_tutorial.model", "vae_tutorial.fast")  # they register the classes models name
+REGISTERING_MODULES = ("vae_tutorial.model", "vae_tutorial.fast", "vae_tutorial.training.distribute")  # they register the classes models name
 _depth = 0  # how many of the package's modules are being imported right now
 
 

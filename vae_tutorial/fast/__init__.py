@@ -8,29 +8,20 @@ float32 model (see :func:`vae_tutorial.model.load_vae`).
 - :mod:`~vae_tutorial.fast.precision`: mixed bfloat16 on CPUs with bfloat16 units;
 - :mod:`~vae_tutorial.fast.subpixel`: transposed convolutions computed as convolutions (in bfloat16);
 - :mod:`~vae_tutorial.fast.adam`: Adam's update in one fused kernel;
-- :mod:`~vae_tutorial.fast.distribute`: ``tf.distribute`` strategies, per-replica noise and loss.
 
 ``docs/speed-ups.md`` explains each; ``benchmarks/run.py`` measures them.
 """
 
 import keras
-import tensorflow as tf
 
 from vae_tutorial.fast.adam import FusedAdam
-from vae_tutorial.fast.distribute import DistributedVAE, ReplicaSampling, make_strategy
 from vae_tutorial.fast.precision import PRECISIONS, default_precision, has_bfloat16_units
 from vae_tutorial.fast.subpixel import SubPixelConv2DTranspose
-from vae_tutorial.model import VAE
 
-__all__ = ["FusedAdam", "DistributedVAE", "ReplicaSampling", "SubPixelConv2DTranspose", "PRECISIONS",
-           "default_precision", "has_bfloat16_units", "make_strategy", "vae_class", "fast_parts"]
+__all__ = ["FusedAdam", "SubPixelConv2DTranspose", "PRECISIONS", "default_precision", "has_bfloat16_units",
+           "fast_parts"]
 
 FLOAT32_OUTPUTS = ("mu", "log_var", "sigmoid")  # layers whose outputs stay float32 under mixed precision
-
-
-def vae_class():
-    """:class:`DistributedVAE` under a strategy with several replicas, else :class:`VAE`."""
-    return DistributedVAE if tf.distribute.get_strategy().num_replicas_in_sync > 1 else VAE
 
 
 def fast_parts(model, precision="auto"):

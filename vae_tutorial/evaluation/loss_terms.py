@@ -25,8 +25,9 @@ def loss_scale(model, images) -> dict:
     ``kl_per_dimension`` (its mean over dimensions), ``active_units``, ``collapsed`` (KL below
     :data:`COLLAPSED_KL` nats and no active unit).
     """
-    from vae_tutorial.latent_statistics import active_units, kl_per_dimension
-    from vae_tutorial.generation import encode, reconstruct
+    from vae_tutorial.evaluation.codes import encode
+    from vae_tutorial.evaluation.latent_statistics import active_units, kl_per_dimension
+    from vae_tutorial.evaluation.codes import reconstruct
     from vae_tutorial.losses import reconstruction_loss
 
     images = np.asarray(images, dtype=np.float32)

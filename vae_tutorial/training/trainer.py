@@ -2,20 +2,20 @@
 
 ``train`` is Keras' ``fit`` with these callbacks, in this order at the end of an epoch:
 
-- :class:`~vae_tutorial.callbacks.StopOnDivergence`: stop at the first NaN or infinite loss;
-- :class:`~vae_tutorial.callbacks.Throughput`: training images per second, into the logs;
-- :class:`~vae_tutorial.callbacks.SampleGrid`: ``epochs/epoch_NNN.png`` from a fixed set of z;
-- :class:`~vae_tutorial.callbacks.CollapseWatch`: the active dimensions of the validation images into
+- :class:`~vae_tutorial.training.callbacks.StopOnDivergence`: stop at the first NaN or infinite loss;
+- :class:`~vae_tutorial.training.callbacks.Throughput`: training images per second, into the logs;
+- :class:`~vae_tutorial.training.callbacks.SampleGrid`: ``epochs/epoch_NNN.png`` from a fixed set of z;
+- :class:`~vae_tutorial.training.callbacks.CollapseWatch`: the active dimensions of the validation images into
   the logs, and one line when the posterior collapses (and one when it no longer is);
 - ``keras.callbacks.CSVLogger``: each epoch's losses appended to ``history.csv``;
 - ``keras.callbacks.TensorBoard``: the same losses under ``logs/`` for ``tensorboard --logdir runs``;
-- :class:`~vae_tutorial.runs.AtomicCheckpoint`: ``model.keras``, written atomically;
+- :class:`~vae_tutorial.training.runs.AtomicCheckpoint`: ``model.keras``, written atomically;
 - ``keras.callbacks.BackupAndRestore``: the training state in ``backup/``, so that running the
   same command again resumes an interrupted run. It runs last: once it has saved, every other
   output of that epoch is complete.
 
 After the last epoch, ``train`` compares the two terms of the loss on the validation images
-(:mod:`vae_tutorial.loss_scale`): one printed line, and ``metrics.json`` (with the epochs at whose
+(:mod:`vae_tutorial.evaluation.loss_terms`): one printed line, and ``metrics.json`` (with the epochs at whose
 end the posterior was collapsed).
 """
 
@@ -28,12 +28,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vae_tutorial import fast as speedups
-from vae_tutorial.callbacks import (CollapseWatch, SampleGrid, StopOnDivergence, Throughput,  # noqa: F401
-                                    TrainingDiverged)
 from vae_tutorial.prior import fixed_latents
-from vae_tutorial.runs import (AtomicCheckpoint, remove_temporary_files, repair_backup, replace_atomically,  # noqa: F401
-                               resume_epoch, trim_history)
+from vae_tutorial.training.distribute import make_strategy, vae_class
+from vae_tutorial.training.callbacks import CollapseWatch, SampleGrid, StopOnDivergence, Throughput
+from vae_tutorial.training.runs import (
+    AtomicCheckpoint,
+    remove_temporary_files,
+    repair_backup,
+    replace_atomically,
+    trim_history,
+)
 
 DEFAULTS = {"latent_dim": 512, "batch_size": 64, "epochs": 50, "learning_rate": 1e-3, "image_size": 64, "seed": 0}
 
@@ -80,16 +84,18 @@ def build_vae(
         raise ValueError(f"Argument `learning_rate` must be positive. Received: learning_rate={learning_rate!r}")
     if not fast and precision not in ("auto", "float32"):
         raise ValueError(f"Argument `precision` needs fast=True. Received: precision={precision!r}, fast=False")
-    with speedups.make_strategy(strategy).scope():
-        vae = speedups.vae_class()
+    with make_strategy(strategy).scope():
+        vae = vae_class()
         settings = dict(latent_dim=latent_dim, image_size=image_size, seed=seed,
                         reconstruction_reduction=reconstruction_reduction, decoder_variance=decoder_variance,
                         beta=beta)
         model = vae(**settings)
-        if fast:
-            encoder, decoder = speedups.fast_parts(model, precision)
+        optimizer = keras.optimizers.Adam(learning_rate)
+        if fast:  # imported here: the plain model of the notebooks touches nothing in vae_tutorial.fast
+            from vae_tutorial.fast import FusedAdam, fast_parts
+            encoder, decoder = fast_parts(model, precision)
             model = vae(**settings, encoder=encoder, decoder=decoder)
-        optimizer = speedups.FusedAdam(learning_rate) if fast else keras.optimizers.Adam(learning_rate)
+            optimizer = FusedAdam(learning_rate)
         model.compile(optimizer=optimizer, steps_per_execution=steps_per_execution, jit_compile=jit_compile)
         model(np.zeros((1, image_size, image_size, 3), "float32"))  # build every layer before saving
     return model
@@ -115,7 +121,7 @@ def train(model, train_data, validation_data=None, epochs=DEFAULTS["epochs"], ou
     """``model.fit`` with the callbacks above; returns the Keras ``History``.
 
     Resumes from ``out_dir/backup`` when a previous run there was interrupted; otherwise starts a
-    fresh ``history.csv``. Raises :class:`~vae_tutorial.callbacks.TrainingDiverged` when the loss
+    fresh ``history.csv``. Raises :class:`~vae_tutorial.training.callbacks.TrainingDiverged` when the loss
     becomes NaN or infinite.
     """
     if not isinstance(epochs, int) or epochs < 1:
@@ -129,7 +135,7 @@ def train(model, train_data, validation_data=None, epochs=DEFAULTS["epochs"], ou
     scored = validation_data if validation_data is not None else train_data
     watched = None
     if not isinstance(scored, tf.distribute.DistributedDataset):  # a worker's pipeline holds only its share
-        from vae_tutorial.analysis import take_images
+        from vae_tutorial.data.pipeline import take_images
 
         watched = take_images(scored, 256)
     callbacks = training_callbacks(out_dir, model.latent_dim, images_per_epoch, seed, watched=watched,
@@ -158,13 +164,13 @@ def _collapse_hint(model) -> str:
 
 
 def report_loss_scale(model, data, out_dir, n=512, verbose=True, collapsed_epochs=()) -> dict:
-    """:func:`~vae_tutorial.loss_scale.loss_scale` on up to ``n`` images of ``data``, with ``collapsed_epochs``
+    """:func:`~vae_tutorial.evaluation.loss_terms.loss_scale` on up to ``n`` images of ``data``, with ``collapsed_epochs``
     (the epochs at whose end the posterior was collapsed), written to ``out_dir/metrics.json`` and, with
     ``verbose``, printed as one line."""
     import json
 
-    from vae_tutorial.analysis import take_images
-    from vae_tutorial.loss_scale import describe, loss_scale
+    from vae_tutorial.data.pipeline import take_images
+    from vae_tutorial.evaluation.loss_terms import describe, loss_scale
 
     numbers = {**loss_scale(model, take_images(data, n)), "collapsed_epochs": list(collapsed_epochs)}
     replace_atomically(lambda p: p.write_text(json.dumps(numbers, indent=2)), Path(out_dir) / "metrics.json")
@@ -178,7 +184,7 @@ def load_or_train(model_path, data_dir, epochs, out_dir, latent_dim=DEFAULTS["la
 
     Prints which of the two it did, so a notebook's output says where its model came from.
     """
-    from vae_tutorial.data import load_dataset
+    from vae_tutorial.data.pipeline import load_dataset
     from vae_tutorial.model import load_vae
 
     model_path = Path(model_path)

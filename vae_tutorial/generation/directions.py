@@ -20,7 +20,19 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.decomposition import PCA
 
-from vae_tutorial.generation import encode
+from vae_tutorial.evaluation.codes import encode
+
+
+def latent_traversal(model_or_decoder, dimension: int, values, z=None) -> np.ndarray:
+    """Decode ``z`` (default 0, the prior's mode) with ``z[dimension]`` set to each of ``values``."""
+    decoder = getattr(model_or_decoder, "decoder", model_or_decoder)
+    latent_dim = decoder.input_shape[-1]
+    if not 0 <= dimension < latent_dim:
+        raise ValueError(f"dimension must be in [0, {latent_dim}), got {dimension}")
+    base = np.zeros(latent_dim, "float32") if z is None else np.asarray(z, "float32")
+    batch = np.repeat(base[None], len(values), axis=0)
+    batch[:, dimension] = values
+    return np.asarray(decoder(batch, training=False))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+
 ACTIVE_THRESHOLD = 0.01
 
 

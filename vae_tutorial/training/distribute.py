@@ -180,3 +180,8 @@ def _with_an_axis(logs):
     if not isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
         return logs
     return {name: tf.reshape(value, [1]) for name, value in logs.items()}
+
+
+def vae_class():
+    """:class:`DistributedVAE` under a strategy with several replicas, else :class:`VAE`."""
+    return DistributedVAE if tf.distribute.get_strategy().num_replicas_in_sync > 1 else VAE

@@ -1,4 +1,5 @@
-"""Show the package's own code in a notebook: the lesson's code is the code that runs, with no copy to drift."""
+"""Show the package's own code in a notebook: the lesson's code is the code that runs, with no copy to drift.
+"""
 
 import inspect
 

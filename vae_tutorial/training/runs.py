@@ -74,11 +74,6 @@ class AtomicCheckpoint(keras.callbacks.Callback):
             replace_atomically(self.model.save, self.path)
 
 
-# ---------------------------------------------------------------------------------------
-# Resuming
-# ---------------------------------------------------------------------------------------
-
-
 def _epoch(metadata: Path) -> int | None:
     """The epoch a backup's metadata names; None when it is missing or does not parse."""
     try:
@@ -163,11 +158,6 @@ def history_epochs(out_dir) -> list[int]:
     except OSError:
         return []
     return [int(row.split(",", 1)[0]) for row in rows if row.split(",", 1)[0].isdigit()]
-
-
-# ---------------------------------------------------------------------------------------
-# Which run a folder holds
-# ---------------------------------------------------------------------------------------
 
 
 def write_config(out_dir, config: dict) -> None:

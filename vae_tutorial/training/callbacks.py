@@ -5,7 +5,7 @@
 - :class:`Throughput` adds the epoch's training images per second to the logs;
 - :class:`CollapseWatch` says in one line when the posterior collapses (KL near 0, no active dimension).
 
-The run folder's own callbacks (the atomic checkpoint, the backup) are in :mod:`vae_tutorial.runs`.
+The run folder's own callbacks (the atomic checkpoint, the backup) are in :mod:`vae_tutorial.training.runs`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from vae_tutorial.runs import replace_atomically
+from vae_tutorial.training.runs import replace_atomically
 
 
 class TrainingDiverged(RuntimeError):
@@ -60,7 +60,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.ncols = ncols
 
     def on_epoch_end(self, epoch, logs=None):
-        from vae_tutorial.data import visualize_batch
+        from vae_tutorial.plots.images import visualize_batch
 
         images = np.asarray(self.model.decoder(self.z, training=False))
         fig = visualize_batch(images, ncols=self.ncols, cell_size=0.8,
@@ -93,7 +93,7 @@ class CollapseWatch(keras.callbacks.Callback):
     and when it no longer is.
 
     Adds ``active_units`` to the logs (so ``history.csv`` records it every epoch). In an epoch where the KL per
-    image is below :data:`~vae_tutorial.loss_scale.COLLAPSED_KL` nats and no dimension is active, after one where
+    image is below :data:`~vae_tutorial.evaluation.loss_terms.COLLAPSED_KL` nats and no dimension is active, after one where
     it was not, one line says so, with ``hint``; in the first epoch after that where it no longer holds, one line
     says that it no longer is. Each line comes once Keras has finished printing the epoch.
     ``collapsed_epochs`` lists the (1-based) epochs in which the posterior was collapsed.
@@ -105,7 +105,7 @@ class CollapseWatch(keras.callbacks.Callback):
         self.collapsed_epochs, self._pending = [], None
 
     def on_epoch_end(self, epoch, logs=None):
-        from vae_tutorial.loss_scale import loss_scale
+        from vae_tutorial.evaluation.loss_terms import loss_scale
 
         numbers = loss_scale(self.model, self.images)
         if logs is not None:

@@ -1,6 +1,6 @@
 """The checkers' verdicts, written down for ``vae-tutorial grade``.
 
-A checker in :mod:`vae_tutorial.exercises` tells a student its verdict on the screen: it prints ``✓`` (right) or
+A checker in :mod:`vae_tutorial.course.exercises` tells a student its verdict on the screen: it prints ``✓`` (right) or
 ``○`` (not attempted), or raises ``AssertionError`` (wrong). The grader needs the same verdict without reading the
 screen, so every checker is wrapped in :func:`recorded`: when ``$VAE_TUTORIAL_VERDICTS`` names a file (the grader
 sets it for the notebook's kernel), each call of a checker appends one line of JSON to it::
@@ -21,9 +21,14 @@ import os
 from pathlib import Path
 
 VARIABLE = "VAE_TUTORIAL_VERDICTS"
+
+
 RIGHT, WRONG, NOT_ATTEMPTED = "right", "wrong", "not attempted"
 
+
 _depth = 0  # how many recorded checkers are running, one inside another
+
+
 _noted = None  # (status, message) that the running checker noted, if it did
 
 

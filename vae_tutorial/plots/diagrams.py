@@ -12,10 +12,36 @@ last value of a cell.
 
 from __future__ import annotations
 
+import numpy as np
+
+from vae_tutorial.plots.curves import _figure
+
+
+def plot_transposed_convolution(inputs, outputs):
+    """A small input grid and the output of a transposed convolution, each cell labelled with its value."""
+    fig, axes = _figure(8, 4, ncols=2)
+    for ax, grid, name in zip(axes, (np.asarray(inputs), np.asarray(outputs)), ("input", "output")):
+        ax.imshow(grid, cmap="Blues", vmin=0, vmax=max(float(np.max(grid)), 1e-9) * 1.3)
+        for (i, j), value in np.ndenumerate(grid):
+            ax.text(j, i, f"{value:g}", ha="center", va="center", fontsize=9)
+        ax.set_title(f"{name} {grid.shape[0]}×{grid.shape[1]}")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return fig
+
+
 ENCODER_COLOUR = "#dbe9f6"
+
+
 DECODER_COLOUR = "#fde4cc"
+
+
 SAMPLING_COLOUR = "#dcf0dc"
+
+
 NOISE_COLOUR = "#eeeeee"
+
+
 GRADIENT_COLOUR = "tab:red"
 
 

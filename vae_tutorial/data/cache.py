@@ -43,10 +43,19 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 FORMAT = 1  # the layout of images.bin and manifest.json
+
+
 CACHE_DIR_ENV = "VAE_TUTORIAL_CACHE_DIR"
+
+
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3  # bytes of decoded images held in memory: 174,762 images of 64×64
+
+
 DATA, MANIFEST, LOCK = "images.bin", "manifest.json", "lock"
+
+
 _CHUNK = 64 * 1024**2  # bytes written or checked at a time
+
 
 Decoded = tuple[np.ndarray | None, str | None]  # (the uint8 image, None) or (None, why the file is skipped)
 
@@ -72,10 +81,6 @@ def format_bytes(n: int) -> str:
         n /= 1024
     raise AssertionError("unreachable")
 
-
-# ---------------------------------------------------------------------------------------
-# The decoded images of one cache
-# ---------------------------------------------------------------------------------------
 
 _live: dict[str, weakref.ref] = {}  # cache sub-folder → the newest store opened on it, while it is alive
 
@@ -147,11 +152,6 @@ def find_store(paths: Sequence, image_size: int) -> tuple[ImageStore, np.ndarray
             if rows is not None:
                 return store, rows
     return None
-
-
-# ---------------------------------------------------------------------------------------
-# Finding, checking and building a cache
-# ---------------------------------------------------------------------------------------
 
 
 def load_or_build(

@@ -33,9 +33,11 @@ import math
 
 import numpy as np
 
-from vae_tutorial.latent_statistics import active_units, kl_per_dimension
+from vae_tutorial.evaluation.latent_statistics import active_units, kl_per_dimension
 
 FIXED_VARIANCE = 0.5  # the decoder variance that summing squared errors implies
+
+
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -174,7 +176,7 @@ def evaluate(model, data, k: int = 100, seed: int = 0, log_variance: float | Non
         normalising constant included, estimated with the K samples); ``kl`` (closed form);
         ``bits_per_dim`` (``negative_elbo`` / (D ln 2)); ``negative_iwae`` (the IWAE bound on
         -log p(x) with K samples); ``k``; ``mse_per_pixel`` (reconstructions decoded from the
-        posterior mean); ``active_units`` (see :func:`vae_tutorial.latent_statistics.active_units`);
+        posterior mean); ``active_units`` (see :func:`vae_tutorial.evaluation.latent_statistics.active_units`);
         ``images`` (N); ``kl_per_dimension`` (a list of latent_dim numbers); ``decoder_log_variance``
         (the log σ² used).
 

@@ -33,9 +33,9 @@ import ipywidgets as widgets
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from vae_tutorial.data import preprocess_image
-from vae_tutorial.generation import encode
-from vae_tutorial.latent_directions import LatentDirections, principal_directions, slider_effects
+from vae_tutorial.data.images import preprocess_image
+from vae_tutorial.evaluation.codes import encode
+from vae_tutorial.generation.directions import LatentDirections, principal_directions, slider_effects
 from vae_tutorial.prior import fixed_latents
 
 

@@ -5,7 +5,7 @@ does, in a fresh Python kernel of this interpreter (where ``vae_tutorial`` is in
 as working directory. The notebook file is only read: its outputs are not written back.
 
 An exercise is one call of a ``check_*`` function in a code cell (a *check cell*). Its verdict is the one its checker
-writes down (:mod:`vae_tutorial.verdicts`), so an unfilled scaffold, which the checker calls "not attempted", scores
+writes down (:mod:`vae_tutorial.course.verdicts`), so an unfilled scaffold, which the checker calls "not attempted", scores
 nothing, and a wrong answer, whose ``AssertionError`` the checker raises, is recorded and the notebook goes on. Any
 other error in any cell stops the notebook, as it would stop "Run All": the notebook's report then carries a one-line
 ``error``, and the check cells after it are "not attempted", with that reason. So does running out of time.
@@ -26,10 +26,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vae_tutorial import verdicts
-from vae_tutorial.verdicts import NOT_ATTEMPTED, RIGHT, WRONG, one_line
+from vae_tutorial.course import verdicts
+from vae_tutorial.course.verdicts import NOT_ATTEMPTED, RIGHT, WRONG, one_line
 
 DEFAULT_TIMEOUT = 1800  # seconds per notebook: notebooks 4 and 5 train for up to half an hour at the course settings
+
+
 MARKS = {RIGHT: "✓", WRONG: "✗", NOT_ATTEMPTED: "○"}
 
 
@@ -83,11 +85,6 @@ class Report:
         return "\n".join(lines)
 
 
-# ---------------------------------------------------------------------------------------
-# Reading a notebook: which cells check which exercises
-# ---------------------------------------------------------------------------------------
-
-
 def check_calls(source: str) -> list[str]:
     """The exercises that the code cell ``source`` checks, in order: one name per call of a ``check_*`` function.
 
@@ -128,11 +125,6 @@ def _describe(notebook, index: int) -> str:
     if len(first) > 50:
         first = first[:47] + "..."
     return f"cell {index + 1} (`{first}`)"
-
-
-# ---------------------------------------------------------------------------------------
-# Running it
-# ---------------------------------------------------------------------------------------
 
 
 class _Stopped(Exception):
@@ -220,7 +212,7 @@ def _settle(exercises: list[Exercise], new_verdicts: list[dict], error: str | No
 
     An exercise without a verdict is WRONG with the cell's ``error`` (its check raised before its checker could
     decide, e.g. a NameError) or, if the cell raised nothing, because its check wrote no verdict (not a checker of
-    ``vae_tutorial.exercises``); exercises after a failed one in the same cell are not reached.
+    ``vae_tutorial.course.exercises``); exercises after a failed one in the same cell are not reached.
     """
     for exercise, verdict in zip(exercises, new_verdicts):
         exercise.status, exercise.message = verdict["status"], verdict.get("message")
@@ -230,7 +222,7 @@ def _settle(exercises: list[Exercise], new_verdicts: list[dict], error: str | No
     stopped_by_a_check = error is not None and new_verdicts and new_verdicts[-1]["status"] == WRONG
     if not stopped_by_a_check:
         rest[0].status = WRONG
-        rest[0].message = error or "its check wrote no verdict (not a checker of vae_tutorial.exercises?)"
+        rest[0].message = error or "its check wrote no verdict (not a checker of vae_tutorial.course.exercises?)"
         rest = rest[1:]
     for exercise in rest:
         exercise.message = "not reached: a check before it in the same cell failed"

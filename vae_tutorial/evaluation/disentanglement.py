@@ -1,6 +1,6 @@
 """Disentanglement: does each latent dimension stand for one known factor of the data?
 
-The shapes data set (:func:`vae_tutorial.datasets.make_shapes`) is drawn from known factors:
+The shapes data set (:func:`vae_tutorial.data.make_shapes`) is drawn from known factors:
 shape, scale, rotation, position (x, y) and hue. The **mutual information gap** (MIG; Chen, Li,
 Grosse and Duvenaud, "Isolating Sources of Disentanglement in VAEs", 2018) asks, for each factor
 v_k, how much more the latent dimension that knows most about it knows than the next one:
@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 SHAPE_FACTORS = ("shape", "scale", "rotation", "x", "y", "hue")  # the columns of factors.csv that vary
+
+
 N_BINS = 20
 
 
@@ -107,7 +109,7 @@ def factor_dimensions(codes, factors: dict, n_bins: int = N_BINS) -> dict[str, i
 def shape_factor_values(rows, files, names=SHAPE_FACTORS) -> dict[str, np.ndarray]:
     """The factors of the shape images ``files`` (paths or names), in their order, as arrays.
 
-    ``rows``: :func:`vae_tutorial.datasets.read_shape_factors`. ``shape`` comes back as strings,
+    ``rows``: :func:`vae_tutorial.data.read_shape_factors`. ``shape`` comes back as strings,
     the other factors as floats.
 
     Raises:

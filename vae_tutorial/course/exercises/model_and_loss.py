@@ -1,0 +1,185 @@
+"""Checkers for notebook 4, the loss and the mistakes tutorials make.
+"""
+
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from vae_tutorial.course.exercises.common import (
+    IMAGE_SHAPE,
+    SEED,
+    _call,
+    _fmt,
+    _has_gradient,
+    _not_attempted,
+    _numpy,
+    _passed,
+    _same,
+    _which,
+)
+from vae_tutorial.course.exercises.encoder_and_sampling import check_sampling
+from vae_tutorial.course.verdicts import recorded
+from vae_tutorial.losses import kl_divergence, reconstruction_loss, vae_loss
+
+
+def _latent_inputs():
+    rng = np.random.default_rng(SEED)
+    mu = rng.normal(size=(4, 5)).astype(np.float32)
+    log_var = rng.normal(size=(4, 5)).astype(np.float32)
+    return tf.constant(mu), tf.constant(log_var)
+
+
+def _image_inputs():
+    rng = np.random.default_rng(SEED)
+    x = rng.random((3, *IMAGE_SHAPE), dtype=np.float32)
+    x_hat = rng.random((3, *IMAGE_SHAPE), dtype=np.float32)
+    return tf.constant(x), tf.constant(x_hat)
+
+
+def _kl_mistakes(mu, log_var):
+    """Hints paired with the KL per image that each mistake computes."""
+    mu, log_var = mu.numpy(), log_var.numpy()
+    var = np.exp(log_var)
+
+    def kl(terms, reduce=np.sum):
+        return reduce(terms, axis=-1)
+
+    return [
+        ("KL takes the mean over the latent dimensions: sum over them instead (axis=-1)",
+         kl(-0.5 * (1 + log_var - mu**2 - var), np.mean)),
+        ("KL has the wrong sign: KL = -0.5 * sum(1 + log_var - mu² - exp(log_var)), never negative",
+         kl(0.5 * (1 + log_var - mu**2 - var))),
+        ("KL is twice too large, the ½ (one half) is missing: KL = -0.5 * sum(1 + log_var - mu² - exp(log_var))",
+         kl(-(1 + log_var - mu**2 - var))),
+        ("a sign inside KL's sum: KL = -0.5 * sum(1 + log_var - mu² - exp(log_var))",
+         kl(-0.5 * (1 + log_var - mu**2 + var))),
+        ("a sign inside KL's sum: KL = -0.5 * sum(1 + log_var - mu² - exp(log_var))",
+         kl(-0.5 * (1 + log_var + mu**2 - var))),
+        ("KL uses exp(0.5 * log_var), the std, where exp(log_var), the variance, belongs",
+         kl(-0.5 * (1 + log_var - mu**2 - np.sqrt(var)))),
+    ]
+
+
+@recorded
+def check_kl_divergence(fn):
+    """``fn(mu, log_var) -> kl``: KL(N(mu, exp(log_var)) ‖ N(0, I)) per image, shape (batch,)."""
+    mu, log_var = _latent_inputs()
+    with tf.GradientTape() as tape:
+        tape.watch([mu, log_var])
+        kl_tensor = _call(fn, mu, log_var)
+    if _not_attempted(fn, kl_tensor):
+        return
+    got, expected = _numpy(kl_tensor), _numpy(kl_divergence(mu, log_var))
+    if got.shape == () and np.isclose(got, expected.mean(), rtol=1e-3):
+        raise AssertionError("one number for the whole batch (its mean): return one KL per image, shape (batch,)")
+    if got.shape == tuple(mu.shape):
+        raise AssertionError(f"one value per latent dimension, shape {got.shape}: sum over them (axis=-1), "
+                             "one KL per image")
+    if got.shape != expected.shape:
+        raise AssertionError(f"shape {got.shape} for mu of shape {tuple(mu.shape)}: expected {expected.shape}, "
+                             "one KL per image (sum over axis=-1 only)")
+    if not _same(got, expected):
+        hint = _which(got, _kl_mistakes(mu, log_var))
+        raise AssertionError(hint or f"KL per image is {_fmt(got)}, expected {_fmt(expected)}: "
+                                     "-0.5 * sum(1 + log_var - mu² - exp(log_var), axis=-1)")
+    if not all(_has_gradient(tape, kl_tensor, [mu, log_var])):
+        raise AssertionError("no gradient reaches mu and log_var: compute KL with keras.ops (not NumPy)")
+    _passed(fn, "KL per image, summed over the latent dimensions")
+
+
+def _reconstruction_mistakes(x, x_hat):
+    """Hints paired with the reconstruction loss per image that each mistake computes."""
+    error = x.numpy() - x_hat.numpy()
+
+    def per_image(values, reduce=np.sum):
+        return reduce(values, axis=(1, 2, 3))
+
+    return [
+        ("a per-pixel mean: sum the squared errors over height, width and channels, axis=(1, 2, 3)",
+         per_image(error**2, np.mean)),
+        ("a sum of means over the channels (keras.losses.mean_squared_error takes the mean over the channels): "
+         "sum over the channels too", per_image(error**2) / error.shape[-1]),
+        ("absolute error: square the differences, (x - x_hat)²", per_image(np.abs(error))),
+        ("a square root too many: the loss is the sum of squared errors itself", np.sqrt(per_image(error**2))),
+        ("half the summed squared error: the loss is the sum itself, no ½", per_image(0.5 * error**2)),
+    ]
+
+
+@recorded
+def check_reconstruction_loss(fn):
+    """``fn(x, x_hat) -> loss``: squared error summed over height, width and channels, per image: shape (batch,)."""
+    x, x_hat = _image_inputs()
+    with tf.GradientTape() as tape:
+        tape.watch(x_hat)
+        loss_tensor = _call(fn, x, x_hat)
+    if _not_attempted(fn, loss_tensor):
+        return
+    got, expected = _numpy(loss_tensor), _numpy(reconstruction_loss(x, x_hat))
+    values = int(np.prod(IMAGE_SHAPE))
+    hint = _which(got, [
+        ("the mean over every value and image (like keras.losses.MeanSquaredError()): return one sum per image",
+         expected.mean() / values),
+        ("one number for the whole batch (its mean): return one sum per image, shape (batch,)", expected.mean()),
+        ("one number for the whole batch (its sum): return one sum per image, shape (batch,)", expected.sum()),
+    ])
+    if hint:
+        raise AssertionError(hint)
+    if got.shape == tuple(x.shape[:3]):
+        raise AssertionError(f"shape {got.shape}: that takes the mean over the channels only (as "
+                             "keras.losses.mean_squared_error does); sum over height, width and channels")
+    if got.shape != expected.shape:
+        raise AssertionError(f"shape {got.shape} for images of shape {tuple(x.shape)}: expected {expected.shape}, "
+                             "one sum per image, axis=(1, 2, 3)")
+    if not _same(got, expected):
+        hint = _which(got, _reconstruction_mistakes(x, x_hat))
+        raise AssertionError(hint or f"the loss per image is {_fmt(got)}, expected {_fmt(expected)}: "
+                                     "sum((x - x_hat)², axis=(1, 2, 3))")
+    if not _has_gradient(tape, loss_tensor, [x_hat])[0]:
+        raise AssertionError("no gradient reaches x_hat: compute the loss with keras.ops (not NumPy)")
+    _passed(fn, "squared error summed per image")
+
+
+@recorded
+def check_find_the_bug_loss(fn):
+    """``fn(x, x_hat, mu, log_var) -> loss``: the VAE loss, a scalar: the batch mean of the summed squared error
+    plus the KL summed over latent dimensions."""
+    x, x_hat = _image_inputs()
+    mu, log_var = _latent_inputs()
+    mu, log_var = mu[:3], log_var[:3]  # the batch of the images
+    zeros = tf.zeros_like(mu)
+    with tf.GradientTape() as tape:
+        tape.watch([x_hat, mu, log_var])
+        only_reconstruction = _call(fn, x, x_hat, zeros, zeros)  # KL(N(0, I) ‖ N(0, I)) = 0
+        if _not_attempted(fn, only_reconstruction):
+            return
+        only_kl = _call(fn, x, x, mu, log_var)  # no reconstruction error
+        loss_tensor = _call(fn, x, x_hat, mu, log_var)
+    got = _numpy(only_reconstruction)
+    if got.shape != ():
+        raise AssertionError(f"the loss has shape {got.shape}: return one number, the batch mean")
+    expected = _numpy(ops.mean(reconstruction_loss(x, x_hat)))
+    if not _same(got, expected):
+        hint = _which(got, [(hint, value.mean()) for hint, value in _reconstruction_mistakes(x, x_hat)] + [
+            ("the loss is summed over the batch: take the batch mean", 3 * expected),
+        ])
+        raise AssertionError(hint or f"with KL = 0 the loss is {got:.4g}, expected the batch mean of the summed "
+                                     f"squared error, {expected:.4g}")
+    got, expected = _numpy(only_kl), _numpy(ops.mean(kl_divergence(mu, log_var)))
+    if not _same(got, expected):
+        hint = _which(got, [(hint, value.mean()) for hint, value in _kl_mistakes(mu, log_var)] + [
+            ("there is no KL term: loss = reconstruction + KL", 0.0),
+        ])
+        raise AssertionError(hint or f"with no reconstruction error the loss is {got:.4g}, expected the batch "
+                                     f"mean of the KL, {expected:.4g}")
+    expected = _numpy(vae_loss(x, x_hat, mu, log_var)["loss"])
+    if not _same(_numpy(loss_tensor), expected):
+        raise AssertionError(f"the loss is {_numpy(loss_tensor):.4g}, expected reconstruction + KL = {expected:.4g}")
+    if not all(_has_gradient(tape, loss_tensor, [x_hat, mu, log_var])):
+        raise AssertionError("no gradient reaches x_hat, mu and log_var: compute the loss with keras.ops (not NumPy)")
+    _passed(fn, "batch mean of (summed squared error + KL summed over latent dimensions)")
+
+
+@recorded
+def check_find_the_bug_sampling(fn):
+    """``fn(mu, log_var) -> z``, the tutorial's sampling function fixed: the contract of :func:`check_sampling`."""
+    check_sampling(fn)

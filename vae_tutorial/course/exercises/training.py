@@ -1,0 +1,160 @@
+"""Checkers for notebook 5, training.
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from vae_tutorial.course.exercises.common import (
+    SEED,
+    _call,
+    _fmt,
+    _name,
+    _not_attempted,
+    _numpy,
+    _passed,
+    _same,
+    _which,
+)
+from vae_tutorial.course.verdicts import recorded
+from vae_tutorial.losses import vae_loss
+from vae_tutorial.sampling import Sampling
+
+
+def _adam_reference(w, g, m, v, t, learning_rate, beta_1, beta_2, epsilon):
+    """One Adam step (Kingma and Ba, 2015, Algorithm 1): the new ``(w, m, v)``."""
+    m = beta_1 * m + (1 - beta_1) * g
+    v = beta_2 * v + (1 - beta_2) * g**2
+    m_hat, v_hat = m / (1 - beta_1**t), v / (1 - beta_2**t)
+    return w - learning_rate * m_hat / (np.sqrt(v_hat) + epsilon), m, v
+
+
+@recorded
+def check_adam_update(fn):
+    """``fn(w, g, m, v, t, learning_rate, beta_1, beta_2, epsilon) -> (w, m, v)``: one Adam step at step ``t``
+    (counted from 1) on NumPy arrays ``w`` (weights), ``g`` (their gradient), ``m`` and ``v`` (the moments)."""
+    rng = np.random.default_rng(SEED)
+    w, g = rng.normal(size=5), rng.normal(size=5)
+    hyper = (0.01, 0.9, 0.999, 1e-7)
+    for m, v, t in [(np.zeros(5), np.zeros(5), 1), (0.1 * rng.normal(size=5), 0.1 * rng.random(5), 3)]:
+        got = _call(fn, w.copy(), g.copy(), m.copy(), v.copy(), t, *hyper)
+        if _not_attempted(fn, got):
+            return
+        if not isinstance(got, (list, tuple)) or len(got) != 3:
+            raise AssertionError("return three values, (w, m, v): the new weights and moments")
+        new_w, new_m, new_v = (_numpy(value) for value in got)
+        expected_w, expected_m, expected_v = _adam_reference(w, g, m, v, t, *hyper)
+        if not _same(new_m, expected_m):
+            raise AssertionError(f"at t={t}, m is not beta_1 * m + (1 - beta_1) * g")
+        if not _same(new_v, expected_v):
+            hint = "v uses g where g² belongs" if _same(new_v, 0.999 * v + 0.001 * g) else ""
+            raise AssertionError(hint or f"at t={t}, v is not beta_2 * v + (1 - beta_2) * g²")
+        if _same(new_w, expected_w):
+            continue
+        lr, beta_1, beta_2, epsilon = hyper
+        hint = _which(new_w, [
+            ("the step goes uphill: w - learning_rate * m_hat / (sqrt(v_hat) + epsilon), a minus",
+             2 * w - expected_w),
+            ("no bias correction: m_hat = m / (1 - beta_1**t), v_hat = v / (1 - beta_2**t)",
+             w - lr * expected_m / (np.sqrt(expected_v) + epsilon)),
+            ("no square root: divide by sqrt(v_hat) + epsilon",
+             w - lr * (expected_m / (1 - beta_1**t)) / (expected_v / (1 - beta_2**t) + epsilon)),
+            ("the weights' step uses the old moments: update m and v first",
+             w - lr * (m / (1 - beta_1**t)) / (np.sqrt(v / (1 - beta_2**t)) + epsilon)),
+        ])
+        raise AssertionError(hint or f"at t={t}, w is {_fmt(new_w)}, expected {_fmt(expected_w)}")
+    _passed(fn, "m, v, their bias correction and the step")
+
+
+class _SmallVAE(keras.Model):
+    """A VAE small enough for a checker: images (8, 8, 3), one Dense layer each way, latent_dim 2.
+
+    Like ``vae_tutorial.model.VAE``, it has ``encoder``, ``sampling`` and ``decoder``, and its call returns
+    ``(x_hat, mu, log_var)``. Built after ``keras.utils.set_random_seed(SEED)``: the same weights every time.
+    """
+
+    def __init__(self):
+        super().__init__(name="vae")
+        keras.utils.set_random_seed(SEED)
+        images = keras.Input((8, 8, 3))
+        hidden = layers.Flatten()(images)
+        self.encoder = keras.Model(images, [layers.Dense(2)(hidden), layers.Dense(2)(hidden)], name="encoder")
+        self.sampling = Sampling(seed=SEED)
+        z = keras.Input((2,))
+        decoded = layers.Dense(8 * 8 * 3, activation="sigmoid")(z)
+        self.decoder = keras.Model(z, layers.Reshape((8, 8, 3))(decoded), name="decoder")
+
+    def call(self, x, training=False):
+        mu, log_var = self.encoder(x, training=training)
+        return self.decoder(self.sampling([mu, log_var]), training=training), mu, log_var
+
+
+def _reference_step(model, x, learning_rate):
+    """The loss parts before the step, and the change of each weight that one Adam step makes."""
+    with tf.GradientTape() as tape:
+        x_hat, mu, log_var = model(x, training=True)
+        losses = vae_loss(x, x_hat, mu, log_var)
+    gradients = [_numpy(g) for g in tape.gradient(losses["loss"], model.trainable_weights)]
+    # Adam's first step, as keras.optimizers.Adam computes it (beta_2 = 0.999, epsilon = 1e-7)
+    scale = math.sqrt(1 - 0.999)
+    steps = [-learning_rate * scale * g / (scale * np.abs(g) + 1e-7) for g in gradients]
+    return {name: float(value) for name, value in losses.items()}, steps
+
+
+def _weights(model):
+    return [_numpy(w).copy() for w in model.trainable_weights]
+
+
+@recorded
+def check_train_step(fn):
+    """``fn(model, optimizer, x) -> loss``: one step of ``optimizer`` on the VAE loss for images ``x``.
+
+    ``model`` is a small VAE whose call returns ``(x_hat, mu, log_var)``, as ``vae_tutorial.model.VAE``'s does,
+    with ``encoder`` and ``decoder`` attributes; ``optimizer`` is a
+    ``keras.optimizers.Adam``. The step returns the loss (a scalar, the batch mean) computed before the update.
+    """
+    x = np.random.default_rng(SEED).random((4, 8, 8, 3), dtype=np.float32)
+    model, reference = _SmallVAE(), _SmallVAE()
+    before = _weights(model)
+    loss = _call(fn, model, keras.optimizers.Adam(1e-3), x)
+    losses, expected = _reference_step(reference, x, 1e-3)
+    step = [after - old for after, old in zip(_weights(model), before)]
+    changed = [bool(np.any(s != 0)) for s in step]
+    if not any(changed):
+        if _not_attempted(fn, loss):
+            return
+        raise AssertionError("the weights did not change: apply the gradients, "
+                             "optimizer.apply_gradients(zip(gradients, model.trainable_weights))")
+    in_encoder = [any(w is e for e in model.encoder.trainable_weights) for w in model.trainable_weights]
+    for part, inside in (("encoder", True), ("decoder", False)):
+        if not any(c for c, e in zip(changed, in_encoder) if e == inside):
+            raise AssertionError(f"the {part}'s weights did not change: take the gradients of all the weights, "
+                                 "model.trainable_weights")
+    step, expected = np.concatenate([s.ravel() for s in step]), np.concatenate([e.ravel() for e in expected])
+    cosine = step @ expected / (np.linalg.norm(step) * np.linalg.norm(expected))
+    if cosine < -0.5:
+        raise AssertionError("the weights moved uphill: minimise the loss (no minus sign on the loss or on the "
+                             "gradients)")
+    if loss is None:
+        raise AssertionError(f"{_name(fn)} returns None: return the loss")
+    got = _numpy(loss)
+    if got.shape != ():
+        raise AssertionError(f"the loss returned has shape {got.shape}: return its batch mean, a scalar")
+    if not np.isclose(got, losses["loss"], rtol=1e-3):
+        hint = _which(got, [
+            ("the loss has no KL term: loss = reconstruction + KL", losses["reconstruction_loss"]),
+            ("the loss has no reconstruction term: loss = reconstruction + KL", losses["kl_loss"]),
+            ("the reconstruction term is a per-pixel mean: sum over height, width and channels",
+             losses["reconstruction_loss"] / (8 * 8 * 3) + losses["kl_loss"]),
+            ("the loss is summed over the batch: take its mean", len(x) * losses["loss"]),
+        ])
+        raise AssertionError(hint or f"the loss returned is {float(got):.4g}, expected {losses['loss']:.4g} "
+                                     "(reconstruction + KL, batch mean, before the update)")
+    ratio = np.linalg.norm(step) / np.linalg.norm(expected)
+    if cosine < 0.9 or not 0.5 < ratio < 2:
+        raise AssertionError("the weights' change is not one Adam step on the loss: apply the optimizer given, "
+                             "once, to the gradients of the loss")
+    _passed(fn, "one Adam step on the VAE loss, returning the loss")

@@ -1,0 +1,11 @@
+"""Every figure: images (:mod:`.images`), curves and bars (:mod:`.curves`), and the course's
+diagrams (:mod:`.diagrams`).
+"""
+
+from vae_tutorial.plots.curves import plot_kl_per_dimension, read_history, plot_history, plot_samples_vs_density  # noqa: F401
+from vae_tutorial.plots.diagrams import (plot_transposed_convolution, ENCODER_COLOUR, DECODER_COLOUR,
+                                         SAMPLING_COLOUR, NOISE_COLOUR, GRADIENT_COLOUR, describe_layer,
+                                         output_shape, plot_architecture, plot_reparameterisation)
+from vae_tutorial.plots.images import (visualize_batch, plot_epoch_grids, plot_reconstruction_comparison,
+                                       GENERATED_TITLE, MIXTURE_TITLE, RECONSTRUCTED_TITLE, plot_generated,
+                                       plot_reconstructions)

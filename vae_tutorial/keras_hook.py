@@ -41,6 +41,10 @@ class _Finder(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name not in ("keras", "tensorflow") and not name.startswith("vae_tutorial."):
             return None
+        # Relies on Keras and TensorFlow being regular packages on sys.path, which PathFinder finds and loads with
+        # a loader that has exec_module; checked against Keras 3.13.0 and 3.15.1 (tests/test_private_hooks.py). Were
+        # Keras found by another finder, the registering modules would be imported half-way through its import, when
+        # the TensorFlow it imports is loaded, and `import keras` would fail.
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is not None and spec.loader is not None:
             spec.loader = _Loader(spec.loader, quiet=name in ("keras", "tensorflow"))

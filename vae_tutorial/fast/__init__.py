@@ -23,6 +23,12 @@ __all__ = ["FusedAdam", "SubPixelConv2DTranspose", "PRECISIONS", "default_precis
 
 FLOAT32_OUTPUTS = ("mu", "log_var", "sigmoid")  # layers whose outputs stay float32 under mixed precision
 
+# The Keras versions that the private hooks (fast/adam.py, fast/subpixel.py, keras_hook.py) were checked
+# against, each with TensorFlow 2.21.0: their comments and docs/speed-ups.md name these, and
+# tests/test_private_hooks.py checks each hook against the installed Keras. Informative only: nothing refuses
+# another version.
+CHECKED_KERAS = ("3.13.0", "3.15.1")
+
 
 def fast_parts(model, precision="auto"):
     """``(encoder, decoder)``: copies of ``model``'s, with its weights and layer names, computing in

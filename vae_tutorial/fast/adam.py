@@ -22,11 +22,16 @@ class FusedAdam(keras.optimizers.Adam):
     def update_step(self, gradient, variable, learning_rate):
         if self.amsgrad:
             return super().update_step(gradient, variable, learning_rate)
+        # Keras-private, checked against Keras 3.13.0 and 3.15.1 (tests/test_private_hooks.py): Adam keeps m and
+        # v in the lists `_momentums` and `_velocities`, at the index `_get_variable_index` gives the variable.
         index = self._get_variable_index(variable)
         m, v = self._momentums[index], self._velocities[index]
         dtype = variable.dtype
         step = tf.cast(self.iterations + 1, dtype)
         beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        # With the TensorFlow backend, Keras passes update_step the tf.Variable under each Keras variable (its
+        # `.value`), and m's and v's `.value` are tf.Variables too: the kernel updates in place, through their
+        # resource handles, what Keras reads and saves (same checks).
         tf.raw_ops.ResourceApplyAdam(
             var=variable.handle, m=m.value.handle, v=v.value.handle,
             beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step),

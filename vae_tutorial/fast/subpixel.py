@@ -47,6 +47,8 @@ class SubPixelConv2DTranspose(layers.Conv2DTranspose):
 
     def _convolution_form(self):
         """``"stride2"``, ``"stride1"`` or None: which ordinary convolution equals this layer."""
+        # Reads the attributes as Keras' Conv2DTranspose normalizes its arguments (tuples, padding in lower case,
+        # output_padding None when not given); checked against Keras 3.13.0 and 3.15.1 (tests/test_private_hooks.py).
         wanted = self.compute_dtype == "bfloat16" if self.sub_pixel == "auto" else self.sub_pixel
         if not (wanted and self.padding == "same"
                 and self.data_format == "channels_last" and self.dilation_rate == (1, 1)
@@ -64,7 +66,9 @@ class SubPixelConv2DTranspose(layers.Conv2DTranspose):
             return super().call(inputs)
         kernel = tf.cast(self.kernel, self.compute_dtype)  # (kh, kw, filters, in)
         bias = tf.cast(self.bias, self.compute_dtype) if self.use_bias else None
-        relu = self.activation is keras.activations.relu  # applied inside, where oneDNN fuses it
+        # Keras keeps activation="relu" as the function keras.activations.relu itself (same checks); were it not,
+        # the ReLU would be applied after the convolution instead of inside, where oneDNN fuses it.
+        relu = self.activation is keras.activations.relu
         outputs = _transpose_as_convolution(inputs, kernel, bias, self.strides[0], relu)
         return outputs if relu else self.activation(outputs)  # Keras turns activation=None into linear
 
@@ -73,7 +77,10 @@ class SubPixelConv2DTranspose(layers.Conv2DTranspose):
 
 
 # Keras names a layer's weights in a saved file after its class, so this layer takes the name of
-# Keras' own: the weights of a fast model and of a plain one load into each other.
+# Keras' own: the weights of a fast model and of a plain one load into each other. Keras-private, checked against
+# Keras 3.13.0 and 3.15.1 (tests/test_private_hooks.py): keras.src.saving.saving_lib stores each layer's weights
+# under its class's __name__ in snake case, and a saved config, whose class_name is then "Conv2DTranspose",
+# is loaded as the class its registered_name names.
 SubPixelConv2DTranspose.__name__ = SubPixelConv2DTranspose.__qualname__ = "Conv2DTranspose"
 
 

@@ -220,3 +220,24 @@ def test_the_command_grades_a_handed_out_notebook_as_nothing_done(tmp_path):
         {"name": name, "status": "not attempted", "message": "it returns None"}
         for name in ("my_upsampled_size", "my_kl_divergence", "my_sample")], "score": 0, "out_of": 3}]}
     assert path.read_bytes() == before  # the notebook is only read
+
+
+def test_a_mistake_offers_its_hint_and_gives_it_on_request(tmp_path, monkeypatch):
+    from vae_tutorial.course.verdicts import Mistake
+
+    @verdicts.recorded
+    def check_thing(fn):
+        raise Mistake("the sign is wrong", hint="look at the second term")
+
+    def mine():
+        pass
+
+    monkeypatch.setenv(verdicts.VARIABLE, str(tmp_path / "v.jsonl"))
+    with pytest.raises(AssertionError) as plain:
+        check_thing(mine)
+    assert str(plain.value) == "the sign is wrong (For a hint: check_thing(mine, hint=True))"
+    with pytest.raises(AssertionError) as helped:
+        check_thing(mine, hint=True)
+    assert str(helped.value) == "the sign is wrong Hint: look at the second term"
+    lines = (tmp_path / "v.jsonl").read_text().splitlines()
+    assert [json.loads(line)["message"] for line in lines] == ["the sign is wrong"] * 2

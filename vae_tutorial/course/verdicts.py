@@ -38,20 +38,31 @@ def note(status, message=None):
     _noted = (status, message)
 
 
+class Mistake(AssertionError):
+    """A wrong answer: ``message`` names the mistake without giving the answer away; ``hint`` says more, and is
+    shown only when the student asks for it (``check_...(fn, hint=True)``)."""
+
+    def __init__(self, message, hint=None):
+        super().__init__(message)
+        self.hint = hint
+
+
 def one_line(error):
     """The first line of ``str(error)``, at most 300 characters."""
     return (str(error).strip().splitlines() or [""])[0][:300]
 
 
 def recorded(check):
-    """``check(fn)``, which also appends its verdict to ``$VAE_TUTORIAL_VERDICTS`` when that is set.
+    """``check(fn, hint=False)``, which also appends its verdict to ``$VAE_TUTORIAL_VERDICTS`` when that is set.
+
+    A :class:`Mistake` with a hint says how to ask for it; with ``hint=True`` it shows the hint instead.
 
     The verdict is WRONG with the message of the ``AssertionError`` it raises (raised on, unchanged), else what
     the checker :func:`note`-d; a checker that raises anything else records nothing.
     """
 
     @functools.wraps(check)
-    def check_and_record(fn):
+    def check_and_record(fn, hint=False):
         global _depth, _noted
         outermost = _depth == 0
         if outermost:
@@ -62,6 +73,13 @@ def recorded(check):
             result = check(fn)
             verdict = _noted
             return result
+        except Mistake as error:
+            verdict = (WRONG, one_line(error))
+            if outermost and error.hint:
+                more = (f"Hint: {error.hint}" if hint else
+                        f"(For a hint: {check.__name__}({getattr(fn, '__name__', 'your_function')}, hint=True))")
+                raise Mistake(f"{one_line(error)} {more}", error.hint).with_traceback(None) from error.__cause__
+            raise
         except AssertionError as error:
             verdict = (WRONG, one_line(error))
             raise

@@ -1,7 +1,7 @@
 """Notebook 4, the VAE's loss and the mistakes tutorials make: the instructor's solutions."""
 
 import keras
-from keras import ops
+from keras import layers, ops
 
 
 def my_kl_divergence(mu, log_var):
@@ -21,7 +21,12 @@ def fixed_vae_loss(x, x_hat, mu, log_var):
     return ops.mean(reconstruction + kl)
 
 
-def fixed_sample(mu, log_var):
-    """The tutorial's sampling, fixed: the std is exp(log_var / 2), not exp(log_var)."""
-    eps = keras.random.normal(ops.shape(mu))
-    return mu + ops.exp(0.5 * log_var) * eps
+def build_fixed_encoder(latent_dim):
+    """The tutorial's encoder, fixed: the log_var head has no activation (a ReLU kept log_var >= 0, so sigma >= 1)."""
+    images = keras.Input(shape=(64, 64, 3))
+    x = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(images)
+    x = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.Dense(256, activation="relu")(layers.Flatten()(x))
+    mu = layers.Dense(latent_dim)(x)
+    log_var = layers.Dense(latent_dim)(x)  # was activation="relu"
+    return keras.Model(images, [mu, log_var])

@@ -30,7 +30,7 @@ EXERCISES = {
     "check_kl_divergence": ("nb04_vae_model_and_loss", "my_kl_divergence"),
     "check_reconstruction_loss": ("nb04_vae_model_and_loss", "my_reconstruction_loss"),
     "check_find_the_bug_loss": ("nb04_vae_model_and_loss", "fixed_vae_loss"),
-    "check_find_the_bug_sampling": ("nb04_vae_model_and_loss", "fixed_sample"),
+    "check_find_the_bug_encoder": ("nb04_vae_model_and_loss", "build_fixed_encoder"),
     "check_find_the_bug_decoder": ("nb03_decoder", "build_fixed_decoder"),
     "check_adam_update": ("nb05_training", "my_adam_update"),
     "check_train_step": ("nb05_training", "my_train_step"),
@@ -51,12 +51,13 @@ def solution(checker):
 
 
 def rejects(checker, fn, word):
-    """``checker(fn)`` raises a one-line AssertionError that contains ``word``."""
+    """``checker(fn)`` raises a one-line AssertionError whose message, or the hint it offers, contains ``word``."""
     with pytest.raises(AssertionError) as raised:
         getattr(exercises, checker)(fn)
     message = str(raised.value)
     assert "\n" not in message, message
-    assert word in message, message
+    assert word in message + " " + (getattr(raised.value, "hint", None) or ""), message
+    return raised.value
 
 
 def test_every_checker_is_listed():
@@ -291,14 +292,15 @@ def _kl_terms(mu, log_var):
 
 
 KL_MISTAKES = {
-    "mean over latent dimensions": (lambda mu, lv: -0.5 * ops.mean(_kl_terms(mu, lv), axis=-1), "mean over the latent"),
+    "mean over latent dimensions": (lambda mu, lv: -0.5 * ops.mean(_kl_terms(mu, lv), axis=-1),
+                                    "averaged over the latent"),
     "batch mean": (lambda mu, lv: ops.mean(kl_divergence(mu, lv)), "whole batch"),
     "no sum": (lambda mu, lv: -0.5 * _kl_terms(mu, lv), "per latent dimension"),
     "sign": (lambda mu, lv: 0.5 * ops.sum(_kl_terms(mu, lv), axis=-1), "wrong sign"),
     "missing ½": (lambda mu, lv: -ops.sum(_kl_terms(mu, lv), axis=-1), "½"),
     "sign inside": (lambda mu, lv: -0.5 * ops.sum(1 + lv - ops.square(mu) + ops.exp(lv), axis=-1), "sign inside"),
     "std for variance": (lambda mu, lv: -0.5 * ops.sum(1 + lv - ops.square(mu) - ops.exp(0.5 * lv), axis=-1),
-                         "the std"),
+                         "standard deviation"),
     "NumPy": (lambda mu, lv: np.asarray(kl_divergence(mu, lv)), "no gradient"),
 }
 
@@ -349,7 +351,7 @@ def tutorial_vae_loss(x, x_hat, mu, log_var):  # the buggy code of the find-the-
 LOSS_MISTAKES = {
     "the tutorial's code": (tutorial_vae_loss, "per-pixel mean"),
     "per-pixel reconstruction only": (_loss(reconstruction="mean"), "per-pixel mean"),
-    "KL averaged over latent dimensions only": (_loss(kl="mean"), "mean over the latent dimensions"),
+    "KL averaged over latent dimensions only": (_loss(kl="mean"), "averaged over the latent dimensions"),
     "no batch mean": (_loss(batch=lambda v: v), "one number"),
     "batch sum": (_loss(batch=ops.sum), "summed over the batch"),
     "no KL": (_loss(with_kl=False), "no KL"),
@@ -363,13 +365,76 @@ def test_check_find_the_bug_loss_rejects(mistake):
     rejects("check_find_the_bug_loss", fn, word)
 
 
-def test_check_find_the_bug_sampling_rejects_the_tutorials_sampling():
-    rejects("check_find_the_bug_sampling", SAMPLING_MISTAKES["exp(log_var) as the std"][0], "½ is missing")
+def _tutorial_encoder(latent_dim, log_var_activation="relu", mu_activation=None):
+    images = keras.Input((64, 64, 3))
+    x = layers.Dense(16, activation="relu")(layers.Flatten()(layers.Conv2D(4, 3, strides=4)(images)))
+    return keras.Model(images, [layers.Dense(latent_dim, activation=mu_activation)(x),
+                                layers.Dense(latent_dim, activation=log_var_activation)(x)])
 
 
-def test_check_find_the_bug_decoder_rejects_the_tutorials_decoder():
-    rejects("check_find_the_bug_decoder", lambda d: _decoder(d, activation=None, channels=1), "shape")
-    rejects("check_find_the_bug_decoder", lambda d: _decoder(d, activation=None), "sigmoid")
+class _ExpLogVar(keras.Model):  # a subclassed model: no functional outputs to inspect, the values must tell
+    def __init__(self, latent_dim):
+        super().__init__()
+        self.flatten, self.mu, self.log_var = layers.Flatten(), layers.Dense(latent_dim), layers.Dense(latent_dim)
+
+    def call(self, images):
+        x = self.flatten(images)
+        return [self.mu(x), ops.exp(self.log_var(x))]
+
+
+ENCODER_BUG_MISTAKES = {
+    "the tutorial's code (a ReLU on log_var)": (_tutorial_encoder, "never negative"),
+    "softplus instead of the ReLU": (lambda d: _tutorial_encoder(d, "softplus"), "never negative"),
+    "exp instead of the ReLU": (lambda d: _tutorial_encoder(d, "exponential"), "never negative"),
+    "tanh instead of the ReLU": (lambda d: _tutorial_encoder(d, "tanh"), "bounds log_var"),
+    "the ReLU moved to mu": (lambda d: _tutorial_encoder(d, None, "relu"), "the mu head"),
+    "exp after the head (subclassed)": (_ExpLogVar, "never negative"),
+}
+
+
+@pytest.mark.parametrize("mistake", ENCODER_BUG_MISTAKES)
+def test_check_find_the_bug_encoder_rejects(mistake):
+    fn, word = ENCODER_BUG_MISTAKES[mistake]
+    error = rejects("check_find_the_bug_encoder", fn, word)
+    assert "no activation" in error.hint and "no activation" not in str(error)  # the answer is in the hint only
+
+
+class _Clip(layers.Layer):
+    def call(self, x):
+        return ops.clip(x, 0.0, 1.0)
+
+
+def _tutorial_decoder(latent_dim, channels=1, activation=None, clip=False):
+    z = keras.Input((latent_dim,))
+    x = layers.Reshape((16, 16, 8))(layers.Dense(16 * 16 * 8, activation="relu")(z))
+    x = layers.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu")(x)
+    images = layers.Conv2DTranspose(channels, 3, padding="same", activation=activation)(x)
+    return keras.Model(z, _Clip()(images) if clip else images)
+
+
+DECODER_BUG_MISTAKES = {
+    "the tutorial's code (one channel, no sigmoid)": (_tutorial_decoder, "channel"),
+    "only the sigmoid fixed": (lambda d: _tutorial_decoder(d, activation="sigmoid"), "channel"),
+    "only the channels fixed": (lambda d: _tutorial_decoder(d, channels=3), "range of images"),
+    "a tanh at the end": (lambda d: _tutorial_decoder(d, channels=3, activation="tanh"), "range of images"),
+    "a ReLU at the end": (lambda d: _tutorial_decoder(d, channels=3, activation="relu"), "exactly 0 or 1"),
+    "a clip at the end": (lambda d: _tutorial_decoder(d, channels=3, clip=True), "exactly 0 or 1"),
+}
+
+
+@pytest.mark.parametrize("mistake", DECODER_BUG_MISTAKES)
+def test_check_find_the_bug_decoder_rejects(mistake):
+    fn, word = DECODER_BUG_MISTAKES[mistake]
+    error = rejects("check_find_the_bug_decoder", fn, word)
+    assert "sigmoid" not in str(error) or "clip" in str(error)  # the message names the mistake, not the fix
+
+
+def test_kl_messages_name_the_mistake_without_the_formula():
+    for mistake, (fn, _) in KL_MISTAKES.items():
+        with pytest.raises(AssertionError) as raised:
+            exercises.check_kl_divergence(fn)
+        assert "exp(log_var))" not in str(raised.value) and "1 + log_var" not in str(raised.value), mistake
 
 
 # ---------------------------------------------------------------------------------------
@@ -671,6 +736,7 @@ def test_exercises_md_counts_the_mistakes_tested_here():
               "check_encoder": ENCODER_MISTAKES, "check_sampling": SAMPLING_MISTAKES, "check_decoder": DECODER_MISTAKES,
               "check_upsampled_size": UPSAMPLED_MISTAKES, "check_kl_divergence": KL_MISTAKES,
               "check_reconstruction_loss": RECONSTRUCTION_MISTAKES, "check_find_the_bug_loss": LOSS_MISTAKES,
+              "check_find_the_bug_encoder": ENCODER_BUG_MISTAKES, "check_find_the_bug_decoder": DECODER_BUG_MISTAKES,
               "check_adam_update": ADAM_MISTAKES, "check_train_step": TRAIN_STEP_MISTAKES,
               "check_generate": GENERATE_MISTAKES, "check_interpolate": INTERPOLATE_MISTAKES,
               "check_decoder_variance": VARIANCE_MISTAKES, "check_gaussian_nll": NLL_MISTAKES}

@@ -34,8 +34,7 @@ KL_RIGHT = ('from keras import ops\n\n\ndef my_kl_divergence(mu, log_var):\n'
 KL_CHECK = 'from vae_tutorial.course.exercises import check_kl_divergence\n\ncheck_kl_divergence(my_kl_divergence)'
 SAMPLE = 'def my_sample(mu, log_var):\n    """z ~ N(mu, exp(log_var))."""\n    ...'
 SAMPLE_CHECK = 'from vae_tutorial.course.exercises import check_sampling\n\ncheck_sampling(my_sample)'
-WRONG_HINT = ("size=8, kernel_size=3, strides=2, padding='valid': 16; with padding='valid' the kernel overhangs: "
-              "(size - 1) * strides + kernel_size")
+WRONG_HINT = "size=8, kernel_size=3, strides=2, padding='valid': 16; with padding='valid' the last copy of the kernel overhangs"
 
 
 def write_notebook(path, *sources):
@@ -115,7 +114,7 @@ def test_each_checker_writes_one_verdict_per_call(tmp_path, monkeypatch, capsys)
     def my_upsampled_size(size, kernel_size, strides, padding):
         return size * strides
 
-    def fixed_sample(mu, log_var):
+    def build_fixed_encoder(latent_dim):
         ...
 
     def right(size, kernel_size, strides, padding):
@@ -126,11 +125,11 @@ def test_each_checker_writes_one_verdict_per_call(tmp_path, monkeypatch, capsys)
     monkeypatch.setenv(verdicts.VARIABLE, str(path))
     with pytest.raises(AssertionError):
         exercises.check_upsampled_size(my_upsampled_size)
-    exercises.check_find_the_bug_sampling(fixed_sample)  # it calls check_sampling: one line all the same
+    exercises.check_find_the_bug_encoder(build_fixed_encoder)  # it calls check_encoder: one line all the same
     exercises.check_upsampled_size(right)
     assert verdicts.read(path) == [
         {"check": "check_upsampled_size", "function": "my_upsampled_size", "status": "wrong", "message": WRONG_HINT},
-        {"check": "check_find_the_bug_sampling", "function": "fixed_sample", "status": "not attempted",
+        {"check": "check_find_the_bug_encoder", "function": "build_fixed_encoder", "status": "not attempted",
          "message": "it returns None"},
         {"check": "check_upsampled_size", "function": "right", "status": "right", "message": None}]
     capsys.readouterr()

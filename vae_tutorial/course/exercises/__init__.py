@@ -18,7 +18,7 @@ Notebook 1: ``check_preprocess``, ``check_visualize_batch``
 Notebook 2: ``check_encoder``, ``check_sampling``
 Notebook 3: ``check_decoder``, ``check_upsampled_size``, ``check_find_the_bug_decoder``
 Notebook 4: ``check_kl_divergence``, ``check_reconstruction_loss``, ``check_find_the_bug_loss``,
-            ``check_find_the_bug_sampling``
+            ``check_find_the_bug_encoder``
 Notebook 5: ``check_adam_update``, ``check_train_step``
 Notebook 6: ``check_generate``, ``check_interpolate``
 Notebook 7: ``check_decoder_variance``, ``check_gaussian_nll``
@@ -34,5 +34,5 @@ from vae_tutorial.course.exercises.encoder_and_sampling import check_encoder, ch
 from vae_tutorial.course.exercises.generation import check_generate, check_interpolate  # noqa: F401
 from vae_tutorial.course.exercises.model_and_loss import (check_kl_divergence, check_reconstruction_loss,
                                                           check_find_the_bug_loss,
-                                                          check_find_the_bug_sampling)
+                                                          check_find_the_bug_encoder)
 from vae_tutorial.course.exercises.training import check_adam_update, check_train_step  # noqa: F401

@@ -86,3 +86,8 @@ def _output_layer(model, output):
         except (AttributeError, ValueError):  # a layer with no output or several
             continue
     return None
+
+
+def _which_mistake(got, candidates):
+    """The first :class:`Mistake` of the ``(mistake, value)`` pairs whose value ``got`` equals, or None."""
+    return next((mistake for mistake, value in candidates if _same(got, value)), None)

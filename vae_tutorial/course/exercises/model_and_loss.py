@@ -1,6 +1,7 @@
 """Checkers for notebook 4, the loss and the mistakes tutorials make.
 """
 
+import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
@@ -13,12 +14,14 @@ from vae_tutorial.course.exercises.common import (
     _has_gradient,
     _not_attempted,
     _numpy,
+    _output_layer,
     _passed,
     _same,
     _which,
+    _which_mistake,
 )
-from vae_tutorial.course.exercises.encoder_and_sampling import check_sampling
-from vae_tutorial.course.verdicts import recorded
+from vae_tutorial.course.exercises.encoder_and_sampling import check_encoder
+from vae_tutorial.course.verdicts import Mistake, recorded
 from vae_tutorial.losses import kl_divergence, reconstruction_loss, vae_loss
 
 
@@ -37,25 +40,32 @@ def _image_inputs():
 
 
 def _kl_mistakes(mu, log_var):
-    """Hints paired with the KL per image that each mistake computes."""
+    """Each mistake (a :class:`Mistake`: its message names it, its hint says more) with the KL per image it computes."""
     mu, log_var = mu.numpy(), log_var.numpy()
     var = np.exp(log_var)
 
     def kl(terms, reduce=np.sum):
         return reduce(terms, axis=-1)
 
+    formula = "the last line of the derivation in this notebook"
     return [
-        ("KL takes the mean over the latent dimensions: sum over them instead (axis=-1)",
+        (Mistake("KL is averaged over the latent dimensions",
+                 "the dimensions are independent, so their KLs add up: sum over axis=-1"),
          kl(-0.5 * (1 + log_var - mu**2 - var), np.mean)),
-        ("KL has the wrong sign: KL = -0.5 * sum(1 + log_var - mu² - exp(log_var)), never negative",
+        (Mistake("KL has the wrong sign (a KL divergence is never negative)",
+                 f"look at the sign of the factor in front of the sum in {formula}"),
          kl(0.5 * (1 + log_var - mu**2 - var))),
-        ("KL is twice too large, the ½ (one half) is missing: KL = -0.5 * sum(1 + log_var - mu² - exp(log_var))",
+        (Mistake("KL is twice too large: a factor is missing",
+                 f"{formula} starts with -½"),
          kl(-(1 + log_var - mu**2 - var))),
-        ("a sign inside KL's sum: KL = -0.5 * sum(1 + log_var - mu² - exp(log_var))",
+        (Mistake("a sign inside KL's sum is wrong: the variance term",
+                 "KL must grow as σ² grows past 1: inside -½(...) the σ² term enters with a minus sign"),
          kl(-0.5 * (1 + log_var - mu**2 + var))),
-        ("a sign inside KL's sum: KL = -0.5 * sum(1 + log_var - mu² - exp(log_var))",
+        (Mistake("a sign inside KL's sum is wrong: the mean term",
+                 "KL must grow as μ moves away from 0: inside -½(...) the μ² term enters with a minus sign"),
          kl(-0.5 * (1 + log_var + mu**2 - var))),
-        ("KL uses exp(0.5 * log_var), the std, where exp(log_var), the variance, belongs",
+        (Mistake("KL uses the standard deviation where the variance belongs",
+                 "exp(log_var) is σ², the variance; exp(0.5 * log_var) is σ"),
          kl(-0.5 * (1 + log_var - mu**2 - np.sqrt(var)))),
     ]
 
@@ -79,9 +89,9 @@ def check_kl_divergence(fn):
         raise AssertionError(f"shape {got.shape} for mu of shape {tuple(mu.shape)}: expected {expected.shape}, "
                              "one KL per image (sum over axis=-1 only)")
     if not _same(got, expected):
-        hint = _which(got, _kl_mistakes(mu, log_var))
-        raise AssertionError(hint or f"KL per image is {_fmt(got)}, expected {_fmt(expected)}: "
-                                     "-0.5 * sum(1 + log_var - mu² - exp(log_var), axis=-1)")
+        raise _which_mistake(got, _kl_mistakes(mu, log_var)) or Mistake(
+            f"KL per image is {_fmt(got)}, expected {_fmt(expected)}",
+            "compare each term with the last line of the derivation in this notebook: -½ Σ_j (1 + log σ_j² - μ_j² - σ_j²)")
     if not all(_has_gradient(tape, kl_tensor, [mu, log_var])):
         raise AssertionError("no gradient reaches mu and log_var: compute KL with keras.ops (not NumPy)")
     _passed(fn, "KL per image, summed over the latent dimensions")
@@ -132,8 +142,9 @@ def check_reconstruction_loss(fn):
                              "one sum per image, axis=(1, 2, 3)")
     if not _same(got, expected):
         hint = _which(got, _reconstruction_mistakes(x, x_hat))
-        raise AssertionError(hint or f"the loss per image is {_fmt(got)}, expected {_fmt(expected)}: "
-                                     "sum((x - x_hat)², axis=(1, 2, 3))")
+        raise AssertionError(hint) if hint else Mistake(f"the loss per image is {_fmt(got)}, expected {_fmt(expected)}",
+                                                        "square each difference x - x_hat, then sum over height, width "
+                                                        "and channels, axis=(1, 2, 3)")
     if not _has_gradient(tape, loss_tensor, [x_hat])[0]:
         raise AssertionError("no gradient reaches x_hat: compute the loss with keras.ops (not NumPy)")
     _passed(fn, "squared error summed per image")
@@ -166,11 +177,10 @@ def check_find_the_bug_loss(fn):
                                      f"squared error, {expected:.4g}")
     got, expected = _numpy(only_kl), _numpy(ops.mean(kl_divergence(mu, log_var)))
     if not _same(got, expected):
-        hint = _which(got, [(hint, value.mean()) for hint, value in _kl_mistakes(mu, log_var)] + [
-            ("there is no KL term: loss = reconstruction + KL", 0.0),
-        ])
-        raise AssertionError(hint or f"with no reconstruction error the loss is {got:.4g}, expected the batch "
-                                     f"mean of the KL, {expected:.4g}")
+        raise _which_mistake(got, [(mistake, value.mean()) for mistake, value in _kl_mistakes(mu, log_var)] + [
+            (Mistake("there is no KL term", "the loss is reconstruction + KL"), 0.0),
+        ]) or Mistake(f"with no reconstruction error the loss is {got:.4g}, expected the batch mean of the KL, "
+                      f"{expected:.4g}")
     expected = _numpy(vae_loss(x, x_hat, mu, log_var)["loss"])
     if not _same(_numpy(loss_tensor), expected):
         raise AssertionError(f"the loss is {_numpy(loss_tensor):.4g}, expected reconstruction + KL = {expected:.4g}")
@@ -179,7 +189,44 @@ def check_find_the_bug_loss(fn):
     _passed(fn, "batch mean of (summed squared error + KL summed over latent dimensions)")
 
 
+_NEVER_NEGATIVE = {"relu", "softplus", "exponential", "sigmoid", "hard_sigmoid", "relu6", "elu", "selu", "abs"}
+
+
 @recorded
-def check_find_the_bug_sampling(fn):
-    """``fn(mu, log_var) -> z``, the tutorial's sampling function fixed: the contract of :func:`check_sampling`."""
-    check_sampling(fn)
+def check_find_the_bug_encoder(build):
+    """``build(latent_dim) -> keras.Model``, the tutorial's encoder fixed: images (batch, 64, 64, 3) →
+    ``[mu, log_var]``, each head able to give any real number (the contract of :func:`check_encoder`)."""
+    keras.utils.set_random_seed(SEED)
+    model = _call(build, 3)
+    if model is not None and model is not Ellipsis and isinstance(model, keras.Model):
+        _diagnose_log_var(model)
+    check_encoder(build)
+
+
+def _diagnose_log_var(model):
+    """The tutorial's mistake and the usual wrong fixes of it, named (before :func:`check_encoder`'s contract)."""
+    images = np.random.default_rng(SEED).random((8, *IMAGE_SHAPE), dtype=np.float32)
+    outputs = _call(model, images)
+    if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
+        return  # check_encoder says what is wrong with the outputs
+    why = ("σ² = exp(log_var) is positive for every real log_var already, so the head needs no activation: "
+           "a log-variance may be any real number")
+    symbolic = getattr(model, "outputs", None) or []
+    for name, output in zip(("mu", "log_var"), symbolic):
+        activation = getattr(_output_layer(model, output), "activation", None)
+        activation_name = getattr(activation, "__name__", "")
+        if activation is None or activation is keras.activations.linear:
+            continue
+        if name == "log_var" and activation_name in _NEVER_NEGATIVE:
+            raise Mistake(f"the log_var head has activation {activation_name!r}: log_var is never negative, so "
+                          "σ ≥ 1 and no posterior can be narrower than the prior", why)
+        if name == "log_var":
+            raise Mistake(f"the log_var head has activation {activation_name!r}, which bounds log_var, so σ² too",
+                          why)
+        raise Mistake(f"the mu head has activation {activation_name!r}, which limits the means the encoder can give",
+                      "the bug is in the other head; mu may be any real number, so its head needs no activation")
+    log_var = _numpy(outputs[1])
+    if log_var.shape == (8, 3) and log_var.min() >= 0:
+        raise Mistake("log_var is never negative: σ ≥ 1, so no posterior can be narrower than the prior", why)
+
+

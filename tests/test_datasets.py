@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+from conftest import ROOT
 from vae_tutorial.data import emoji, shapes
 from vae_tutorial.data import DataError, find_images, preprocess_image, split_paths
 
@@ -54,3 +55,9 @@ def test_emoji_set_is_installed_and_split_without_leaking_skin_tones():
     assert len(santa_variants) == 6  # the base and five skin tones share one group
     image = preprocess_image(folder / "1f600.png")
     assert image.shape == (64, 64, 3) and image[0, 0].min() > 0.99  # transparent corner → white
+
+
+def test_the_emoji_are_found_beside_the_source_tree_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("VAE_TUTORIAL_EMOJI_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)  # no node_modules here or above
+    assert emoji.emoji_package_dir() == ROOT / "node_modules" / emoji.EMOJI_PACKAGE

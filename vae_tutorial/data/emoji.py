@@ -27,7 +27,7 @@ def _emoji_package_candidates() -> list[Path]:
     here = Path.cwd().resolve()
     for folder in (here, *here.parents):
         candidates.append(folder / "node_modules" / EMOJI_PACKAGE)
-    candidates.append(Path(__file__).resolve().parents[1] / "node_modules" / EMOJI_PACKAGE)
+    candidates.append(Path(__file__).resolve().parents[2] / "node_modules" / EMOJI_PACKAGE)
     return candidates
 
 

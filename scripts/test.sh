@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start, second command: set up, then run the whole test suite: the unit tests, the notebooks under nbval
-# with their exercises solved (solutions/fill.py writes those copies to build/notebooks/), and the browser test,
-# which runs the notebooks as students get them, exercises unfilled. Extra arguments go to pytest, for example
+# with their exercises solved (solutions/fill.py writes those copies to build/notebooks/; each notebook runs once
+# per suite, there), and the browser test, which opens the committed notebooks in JupyterLab without running them
+# and drives the explorer on a tiny model. Extra arguments go to pytest, for example
 #   bash scripts/test.sh -m "not slow"     the fast tier: in-process unit tests
 #   bash scripts/test.sh --oldest [...]    the same with the lowest versions pyproject.toml allows, in .venv-oldest
 #                                          (scripts/setup-oldest.sh); without pytest arguments, the fast tier

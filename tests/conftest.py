@@ -96,6 +96,16 @@ def make_messy_folder(root: Path) -> tuple[set[str], set[str]]:
     return good, bad
 
 
+@pytest.fixture(autouse=True)
+def seeded():
+    """Every test starts from the same random state: Python's, NumPy's and TensorFlow's global generators, which
+    Keras draws initial weights and shuffles from. A test's result never depends on which tests ran before it.
+    (Fixtures of a module or session scope are made before this runs: they seed themselves.)"""
+    import keras
+
+    keras.utils.set_random_seed(0)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def image_cache_dir(tmp_path_factory):
     """The image cache of every test, and of every command line a test runs, in a temporary folder."""
@@ -122,8 +132,11 @@ def shapes_folder(tmp_path_factory):
 def small_model_file(tmp_path_factory):
     """A saved untrained VAE of 8×8 images (under a MB): for the command line's errors that need a model
     file that loads, in-process, without ``trained_run``'s training process."""
+    import keras
+
     from vae_tutorial.model import VAE
 
+    keras.utils.set_random_seed(0)  # its weights: the same whichever tests ran before
     model = VAE(latent_dim=4, image_size=8, seed=0)
     model(np.zeros((1, 8, 8, 3), "float32"))  # built: an unbuilt model does not save whole
     path = tmp_path_factory.mktemp("small-model") / "model.keras"

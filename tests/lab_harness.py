@@ -1,4 +1,5 @@
-"""Drive JupyterLab in Chromium the way a student does: a private server, a real page, Run All.
+"""Drive JupyterLab in Chromium the way a student does: a private server, a real page, a notebook opened as it is
+committed or run with Run All.
 
 Used by ``test_browser.py``. The server runs over a temporary folder with its own token and its own Jupyter
 config, data and runtime folders; ``JupyterLabServer.stop`` always ends it and every process it started.
@@ -32,17 +33,9 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
                                                                         "checkForUpdates": False},
+    # Every cell and output in the page from the start, not only those scrolled near (the checks count them all).
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
-
-
-def strip_outputs(notebook: Path) -> None:
-    """Remove outputs and execution counts in place, so every count and picture seen later is from this run."""
-    nb = json.loads(notebook.read_text(encoding="utf-8"))
-    for cell in nb["cells"]:
-        if cell["cell_type"] == "code":
-            cell["outputs"] = []
-            cell["execution_count"] = None
-    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def png_outputs(notebook: Path) -> int:
@@ -52,16 +45,32 @@ def png_outputs(notebook: Path) -> int:
                for cell in nb["cells"] if cell["cell_type"] == "code" for out in cell.get("outputs", []))
 
 
-def write_notebook(path: Path, sources: list[str]) -> Path:
-    """A minimal nbformat 4 notebook with one code cell per source (for the harness's self-checks)."""
-    cells = [{"cell_type": "code", "execution_count": None, "id": f"cell-{i}", "metadata": {}, "outputs": [],
-              "source": src} for i, src in enumerate(sources)]
-    nb = {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
-          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                      "language": "python"}}}
+def write_notebook(path: Path, cells: list, widget_state: dict | None = None) -> Path:
+    """A minimal nbformat 4 notebook, one code cell per entry (for the harness's self-checks and the explorer): a
+    source, or a pair (source, outputs) for a cell with committed outputs; ``widget_state`` the saved widget
+    models (``{model_id: {"model_name": ..., "model_module": ..., "model_module_version": ..., "state": ...}}``)."""
+    cells = [cell if isinstance(cell, tuple) else (cell, []) for cell in cells]
+    cells = [{"cell_type": "code", "execution_count": (i + 1) if outputs else None, "id": f"cell-{i}", "metadata": {},
+              "outputs": outputs, "source": src} for i, (src, outputs) in enumerate(cells)]
+    metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}}
+    if widget_state is not None:
+        metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {
+            "state": widget_state, "version_major": 2, "version_minor": 0}}
+    nb = {"cells": cells, "nbformat": 4, "nbformat_minor": 5, "metadata": metadata}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(nb, indent=1) + "\n", encoding="utf-8")
     return path
+
+
+def trust(notebook: Path, server: "JupyterLabServer") -> None:
+    """Sign ``notebook`` as trusted for ``server`` (its Jupyter data folder holds the signatures), as `jupyter trust`
+    does, in this process: JupyterLab then renders its committed widgets from the saved widget state, which it does
+    not for an untrusted notebook (there they show their text/plain form)."""
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    nb = nbformat.read(notebook, as_version=4)
+    NotebookNotary(data_dir=str(server.home / "data")).sign(nb)
 
 
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1 even where a proxy is set
@@ -219,11 +228,13 @@ _STATE_JS = f"""() => {{
 
 _IMAGES_JS = f"""async () => {{
   const panel = {_PANEL};
-  let pngOutputs = 0;
+  let pngOutputs = 0, widgetOutputs = 0;
   for (const cell of panel.content.widgets) {{
     if (cell.model.type !== 'code') continue;
-    for (const out of cell.model.outputs.toJSON())
+    for (const out of cell.model.outputs.toJSON()) {{
       if (out.data && out.data['image/png']) pngOutputs += 1;
+      if (out.data && out.data['application/vnd.jupyter.widget-view+json']) widgetOutputs += 1;
+    }}
   }}
   const images = [];
   for (const img of panel.content.node.querySelectorAll('.jp-RenderedImage img')) {{
@@ -231,8 +242,25 @@ _IMAGES_JS = f"""async () => {{
     try {{ await img.decode(); }} catch (e) {{}}
     images.push({{width: img.naturalWidth, height: img.naturalHeight, complete: img.complete}});
   }}
+  // A widget output that rendered holds a widget's element, and it takes room on the page.
+  let widgetsShown = 0;
+  for (const output of panel.content.node.querySelectorAll('.jp-OutputArea-output')) {{
+    const widget = [...output.children].find(child => child.classList.contains('jupyter-widgets'));
+    if (!widget) continue;
+    output.scrollIntoView({{block: 'center'}});
+    if (widget.getBoundingClientRect().height > 0) widgetsShown += 1;
+  }}
+  // Pictures inside widgets (the explorer's, from the saved widget state): those with a source must load.
+  const widgetImages = [];
+  for (const img of panel.content.node.querySelectorAll('.jp-OutputArea-output .jupyter-widgets img')) {{
+    if (!img.getAttribute('src')) continue;
+    img.scrollIntoView({{block: 'center'}});
+    try {{ await img.decode(); }} catch (e) {{}}
+    widgetImages.push({{width: img.naturalWidth, height: img.naturalHeight, complete: img.complete}});
+  }}
   const text = panel.content.node.innerText;
-  return {{pngOutputs, images, widgetErrors: (text.match(/Error displaying widget[^\\n]*/g) || []),
+  return {{pngOutputs, images, widgetOutputs, widgetsShown, widgetImages,
+          widgetErrors: (text.match(/Error displaying widget[^\\n]*/g) || []),
           widgetsLoading: (text.match(/Loading widget\\.\\.\\./g) || []).length}};
 }}"""
 
@@ -267,6 +295,12 @@ def open_notebook(page, server: JupyterLabServer, path: str, timeout: float = 18
         time.sleep(0.5)
     raise AssertionError(f"{path}: the notebook did not open with an idle kernel within {timeout:.0f} s "
                          f"(last state: {state}). A kernel-selection dialog or a missing kernel spec stops it.")
+
+
+def notebook_state(page) -> dict:
+    """The open notebook as the page holds it: kernel status, code cells (index, source, execution count) and the
+    error outputs (index, ename, evalue, traceback)."""
+    return page.evaluate(_STATE_JS)
 
 
 def run_all(page, path: str, timeout: float) -> RunResult:

@@ -1,15 +1,28 @@
 """The notebooks in a real browser: JupyterLab in Chromium, driven by Playwright, the way a student meets them.
 
-For each notebook: open it, Run All, wait for the kernel, then check that no cell raised and that every figure
-rendered as a loaded image. In notebook 6, move the explorer's sliders with the keyboard and check that the
-picture and its label follow (the first direction's slider, moved from end to end, must change the picture
-visibly), then upload a picture through the file chooser and check that the upload panel shows it. The server runs
-over a temporary copy of ``notebooks/`` and the browser is Debian's Chromium (``scripts/setup.sh --test`` installs
-it). On failure a screenshot, the cells' text, the page's console log and the server log are saved under
-``test-artifacts/browser/``; the output names the folder.
+What only a browser can check, without running the notebooks again: nbval runs each notebook once per suite, with
+its exercises solved (``build/notebooks/``, ``scripts/test.sh``), and its asserts check what the cells compute.
+
+1. Every committed notebook opens in JupyterLab as it is, without running it: no cell shows an error, every
+   committed figure (image/png output) renders as a loaded image, and every committed widget renders from the
+   notebook's saved widget state (the copies are trusted, as `jupyter trust` does, or they show text only).
+2. The explorer (``LatentExplorer``, notebook 6): a small notebook written into the server's folder trains a tiny
+   VAE (``build_vae(fast=False)`` on 32×32 two-colour images, a few seconds) and shows the explorer. The test moves
+   its sliders with the keyboard and checks that the picture and its label follow; the first direction's slider,
+   moved from end to end, must change the picture in the page visibly and by what the kernel computes
+   (``slider_effects``); then it uploads a picture through the file chooser and checks that the upload panel shows
+   it.
+3. Self-checks: the harness reports a committed error, a figure that does not load and a widget that does not
+   render; a raising cell and a dead kernel under Run All; an explorer whose picture does not follow its slider.
+
+The server runs over a temporary copy of ``notebooks/`` and the browser is Debian's Chromium (``scripts/setup.sh
+--test`` installs it). On failure a screenshot, the cells' text, the page's console log and the server log are saved
+under ``test-artifacts/browser/``; the output names the folder.
 """
 
+import base64
 import contextlib
+import io
 import os
 import re
 import shutil
@@ -18,26 +31,25 @@ from pathlib import Path
 
 import pytest
 
-from lab_harness import (CHROMIUM_ARGS, JupyterLabServer, explorer_snapshot, move_slider_and_wait, open_notebook,
-                         picture_change, png_outputs, rendered_images, run_all, shutdown_kernel, strip_outputs,
-                         transcript, upload_and_wait, write_notebook)
+from lab_harness import (CHROMIUM_ARGS, JupyterLabServer, explorer_snapshot, move_slider_and_wait, notebook_state,
+                         open_notebook, picture_change, png_outputs, rendered_images, run_all, shutdown_kernel,
+                         transcript, trust, upload_and_wait, write_notebook)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-EXPLORER_NOTEBOOK = next((nb.name for nb in NOTEBOOKS if nb.name.startswith("06")), None)
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM = os.environ.get("VAE_TUTORIAL_CHROMIUM", "/usr/bin/chromium")
-RUN_TIMEOUT = 1200  # seconds for one notebook's Run All; a hang fails with the cell it hangs in
+RUN_TIMEOUT = 300  # seconds for one Run All (the explorer's notebook, the self-checks); a hang names its cell
 
-# Figures each notebook draws (its plot_* and visualize_batch calls), used when its file has no outputs to count.
+# Figures each notebook draws (its plot_* and visualize_batch calls): its committed outputs must hold at least these.
 MIN_FIGURES = {"01": 1, "02": 1, "03": 2, "04": 1, "05": 2, "06": 6}
 # The first explorer slider moves z along the direction in which the codes vary most: from one end of its range to
 # the other (+3 to -3 standard deviations) it must change the picture by at least this mean absolute difference of
-# pixel values in [0, 1]. A slider on one latent dimension of a trained model changed it by about 0.05 (issue 20).
+# pixel values in [0, 1]; the tiny model below changes it by 0.25. (A slider on one latent dimension of a
+# trained model changed it by about 0.05, issue 20.) The change the page shows must be the one the kernel computes,
+# up to the rounding of the PNG to 8 bits.
 VISIBLE_CHANGE = 0.1
-# The browser runs the notebooks at the shortest course setting, one epoch; nbval runs them at the test command's
-# setting (scripts/test.sh), so the suite checks that both run every notebook to the end.
-EPOCHS = "1"
+SAME_CHANGE = 0.01
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(RUN_TIMEOUT + 300)]
 
@@ -50,10 +62,8 @@ class Lab:
         self.path = self.context = self.page = self.result = None
         self.console: list[str] = []
 
-    def run(self, path: str):
-        """Open ``path`` in a fresh page and Run All; a second call for the same path returns the same run."""
-        if path == self.path:
-            return self.result
+    def open(self, path: str):
+        """Open ``path`` in a fresh page, as it is on disk, and wait for its kernel to be idle."""
         self.close()
         self.console = []
         self.context = self.browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -61,8 +71,12 @@ class Lab:
         self.page.on("console", lambda msg: self.console.append(f"[{msg.type}] {msg.text}"))
         self.page.on("pageerror", lambda err: self.console.append(f"[pageerror] {err}"))
         open_notebook(self.page, self.server, path)
+
+    def run(self, path: str):
+        """Open ``path`` in a fresh page and Run All."""
+        self.open(path)
         self.result = run_all(self.page, path, timeout=RUN_TIMEOUT)
-        self.path = path  # only a run that finished is reused
+        self.path = path
         return self.result
 
     def close(self):
@@ -117,13 +131,14 @@ def lab(tmp_path_factory):
     base = tmp_path_factory.mktemp("jupyterlab")
     root = base / "root"
     root.mkdir()
-    if (ROOT / "notebooks").is_dir():  # a copy: the repository's notebooks are never opened or changed
+    if (ROOT / "notebooks").is_dir():  # a copy, outputs and all: the repository's notebooks are never changed
         shutil.copytree(ROOT / "notebooks", root / "notebooks",
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "runs"))
-        for notebook in (root / "notebooks").glob("*.ipynb"):
-            strip_outputs(notebook)
-    env = {**os.environ, "VAE_TUTORIAL_EPOCHS": EPOCHS}
-    server = JupyterLabServer(root, base / "home", env)
+    # The kernels import this checkout's package, also where another checkout's is installed in the environment.
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    server = JupyterLabServer(root, base / "home", {**os.environ, "PYTHONPATH": path})
+    for notebook in root.glob("notebooks/*.ipynb"):  # their committed widgets render from the saved state
+        trust(notebook, server)
     with contextlib.ExitStack() as stack:  # undone in reverse order, also on failure and Ctrl-C
         stack.callback(server.stop)
         server.start()
@@ -139,34 +154,73 @@ def lab(tmp_path_factory):
         yield session
 
 
+def committed_problems(lab, path: str, committed: Path, min_figures: int = 0) -> list[str]:
+    """Open ``path`` without running it; what is wrong with how its committed outputs show (empty when nothing):
+    error outputs, figures (image/png outputs) missing or not loaded, widgets that do not render."""
+    lab.open(path)
+    problems = [f"cell {err['index']} shows an error: {err['ename']}: {err['evalue']}"
+                for err in notebook_state(lab.page)["errors"]]
+    found = rendered_images(lab.page)
+    expected = png_outputs(committed)
+    if found["pngOutputs"] != expected or expected < min_figures:
+        problems.append(f"the page holds {found['pngOutputs']} image/png outputs, the file {expected} "
+                        f"(at least {min_figures} expected)")
+    broken = [img for img in found["images"] if not (img["complete"] and img["width"] and img["height"])]
+    if len(found["images"]) != found["pngOutputs"] or broken:
+        problems.append(f"{found['pngOutputs']} image/png outputs but {len(found['images'])} <img> elements, "
+                        f"{len(broken)} not loaded: {broken}")
+    if found["widgetErrors"]:
+        problems.append(f"widgets failed to display: {found['widgetErrors']}")
+    if found["widgetsLoading"]:
+        problems.append(f"{found['widgetsLoading']} widgets never finished loading")
+    if found["widgetsShown"] != found["widgetOutputs"]:
+        problems.append(f"{found['widgetOutputs']} widget outputs, {found['widgetsShown']} widgets shown")
+    broken = [img for img in found["widgetImages"] if not (img["complete"] and img["width"] and img["height"])]
+    if broken:
+        problems.append(f"{len(broken)} of {len(found['widgetImages'])} pictures in widgets not loaded: {broken}")
+    print(f"{path}: {found['pngOutputs']} figures and {found['widgetsShown']} widgets rendered, "
+          f"{len(found['widgetImages'])} pictures in widgets")
+    return problems
+
+
 @pytest.mark.parametrize("notebook", [nb.name for nb in NOTEBOOKS])
-def test_notebook_runs_in_jupyterlab(lab, notebook):
-    path = f"notebooks/{notebook}"
-    with lab.artifacts_on_failure(f"run-{notebook}"):
-        result = lab.run(path)
-        if result.errors:
-            pytest.fail("a cell raised in JupyterLab:\n" + result.error_report(), pytrace=False)
-        assert result.executed == result.total, f"{path}: {result.executed} of {result.total} code cells ran"
-        found = rendered_images(lab.page)
-        expected = png_outputs(ROOT / "notebooks" / notebook) or MIN_FIGURES.get(notebook[:2], 1)
-        assert not found["widgetErrors"], f"{path}: widgets failed to display: {found['widgetErrors']}"
-        assert not found["widgetsLoading"], f"{path}: {found['widgetsLoading']} widgets never finished loading"
-        assert found["pngOutputs"] >= expected, (
-            f"{path}: {found['pngOutputs']} image/png outputs, expected at least {expected}")
-        broken = [img for img in found["images"] if not (img["complete"] and img["width"] and img["height"])]
-        assert len(found["images"]) >= found["pngOutputs"] and not broken, (
-            f"{path}: {found['pngOutputs']} PNG outputs but {len(found['images'])} <img> elements, "
-            f"{len(broken)} not loaded: {broken}")
-    print(f"{path}: {result.executed} code cells in {result.seconds:.0f} s, {found['pngOutputs']} figures")
+def test_committed_notebook_renders_in_jupyterlab(lab, notebook):
+    with lab.artifacts_on_failure(f"open-{notebook}"):
+        problems = committed_problems(lab, f"notebooks/{notebook}", ROOT / "notebooks" / notebook,
+                                      MIN_FIGURES.get(notebook[:2], 1))
+        assert not problems, f"notebooks/{notebook} as committed, opened in JupyterLab:\n" + "\n".join(problems)
 
 
-@pytest.mark.skipif(EXPLORER_NOTEBOOK is None, reason="no notebooks/06_*.ipynb")
+# The explorer's notebook: the kernel is this interpreter with this checkout's package; a tiny VAE trained for a few
+# seconds on two-colour images (each half of an image one random colour), and its explorer.
+EXPLORER_CELLS = [
+    f"import os, sys, vae_tutorial\nassert sys.executable == {sys.executable!r}, sys.executable\n"
+    f"assert vae_tutorial.__file__.startswith({str(ROOT)!r}), vae_tutorial.__file__",
+    """\
+import keras
+import numpy as np
+from vae_tutorial.course.widgets import LatentExplorer
+from vae_tutorial.training import build_vae
+
+colours = np.random.default_rng(0).random((64, 2, 1, 1, 3)).astype("float32")
+images = np.repeat(np.repeat(colours, 16, axis=2), 32, axis=3).reshape(64, 32, 32, 3)
+keras.utils.set_random_seed(0)
+model = build_vae(fast=False, latent_dim=4, image_size=32, learning_rate=3e-3, seed=0)
+model.fit(images, epochs=20, batch_size=16, verbose=0)
+explorer = LatentExplorer.from_images(model, images)
+print(f"slider effects: {' '.join(f'{e:.6f}' for e in explorer.slider_effects())}")""",
+    "explorer",
+]
+
+
 def test_explorer_follows_sliders(lab):
-    path = f"notebooks/{EXPLORER_NOTEBOOK}"
+    path = "explorer/explorer.ipynb"
+    write_notebook(lab.server.root / path, EXPLORER_CELLS)
     with lab.artifacts_on_failure("explorer"):
         result = lab.run(path)
         if result.errors:
             pytest.fail("the explorer notebook raised:\n" + result.error_report(), pytrace=False)
+        effect = float(re.search(r"^slider effects: ([\d.]+)", transcript(lab.page), re.M).group(1))
         explorer = lab.page.locator(".vae-explorer").first
         explorer.wait_for(state="attached", timeout=60_000)
         explorer.scroll_into_view_if_needed()
@@ -179,16 +233,17 @@ def test_explorer_follows_sliders(lab):
             print(f"{slider}: value {moved['value'][0]} -> {moved['value'][1]}, label "
                   f"{moved['before']['labels']} -> {moved['after']['labels']}")
         # Across its whole range (End, then Home: from +3 to -3 standard deviations) the first slider must change
-        # the picture visibly.
+        # the picture visibly, and by as much as the kernel's slider_effects says.
         move_slider_and_wait(lab.page, explorer, "vae-latent-slider", ["End"])
         moved = move_slider_and_wait(lab.page, explorer, "vae-latent-slider", ["Home"])
         change = picture_change(lab.page, moved["before"]["pictures"][0]["pixels"],
                                 moved["after"]["pictures"][0]["pixels"])
         print(f"vae-latent-slider: value {moved['value'][0]} -> {moved['value'][1]}: the picture changed by "
-              f"{change:.3f} (mean absolute difference)")
-        assert change >= VISIBLE_CHANGE, (
-            f"moving the first direction's slider from one end to the other changed the picture by {change:.3f} "
-            f"only (mean absolute difference of pixel values in [0, 1]; at least {VISIBLE_CHANGE} expected)")
+              f"{change:.3f} (mean absolute difference); the kernel's slider_effects: {effect:.3f}")
+        assert change >= VISIBLE_CHANGE and abs(change - effect) <= SAME_CHANGE, (
+            f"moving the first direction's slider from one end to the other changed the picture in the page by "
+            f"{change:.3f} (mean absolute difference of pixel values in [0, 1]); the kernel computes {effect:.3f}, "
+            f"and at least {VISIBLE_CHANGE} is expected")
         moved = upload_and_wait(lab.page, explorer, "vae-upload", picture_file("my-red-disc.png"))
         assert any("my-red-disc.png" in label for label in moved["after"]["labels"]), moved["after"]["labels"]
         print(f"upload: label {moved['after']['labels']}")
@@ -207,7 +262,55 @@ def picture_file(name: str) -> dict:
     return {"name": name, "mimeType": "image/png", "buffer": buffer.getvalue()}
 
 
-# --- Self-checks: the harness catches a raising cell, a dead kernel and a frozen explorer (fast, no TensorFlow).
+# --- Self-checks: the harness catches a committed error, a figure that does not load, a widget that does not
+# render, a raising cell, a dead kernel and a frozen explorer (fast, no TensorFlow).
+
+def _display(data: dict) -> dict:
+    return {"output_type": "display_data", "data": data, "metadata": {}}
+
+
+@pytest.mark.timeout(300)
+def test_harness_reports_what_does_not_render(lab):
+    import ipywidgets
+    from ipywidgets.embed import dependency_state
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (30, 120, 200)).save(buffer, format="PNG")
+    good_png = base64.b64encode(buffer.getvalue()).decode()
+    bad_png = base64.b64encode(b"\x89PNG\r\n\x1a\n not a picture").decode()
+    label = ipywidgets.Label("a saved label")
+    view = "application/vnd.jupyter.widget-view+json"
+    widget = {view: {"model_id": label.model_id, "version_major": 2, "version_minor": 0}, "text/plain": "Label()"}
+    lost = {view: {"model_id": "0" * 32, "version_major": 2, "version_minor": 0}, "text/plain": "Label()"}
+    picture = ipywidgets.VBox([ipywidgets.Label("a picture:"), ipywidgets.Image(value=b"not a picture", format="png")])
+    broken_picture = {view: {"model_id": picture.model_id, "version_major": 2, "version_minor": 0},
+                      "text/plain": "VBox()"}
+    cells = [("figure_and_widget()", [_display({"image/png": good_png, "text/plain": "<Figure>"}), _display(widget)]),
+             ("1 / 0", [{"output_type": "error", "ename": "ZeroDivisionError", "evalue": "division by zero",
+                         "traceback": ["ZeroDivisionError: division by zero"]}]),
+             ("broken_figure()", [_display({"image/png": bad_png, "text/plain": "<Figure>"})]),
+             ("lost_widget()", [_display(lost)]),
+             ("broken_picture()", [_display(broken_picture)])]
+    path = lab.server.root / "selfcheck" / "committed.ipynb"
+    write_notebook(path, cells, widget_state=dependency_state([label, picture]))
+    trust(path, lab.server)
+    with lab.artifacts_on_failure("selfcheck-committed"):
+        problems = committed_problems(lab, "selfcheck/committed.ipynb", path, min_figures=3)
+    assert problems == [
+        "cell 1 shows an error: ZeroDivisionError: division by zero",
+        "the page holds 2 image/png outputs, the file 2 (at least 3 expected)",
+        "2 image/png outputs but 2 <img> elements, 1 not loaded: [{'width': 0, 'height': 0, 'complete': True}]",
+        problems[3] if problems[3].startswith("widgets failed to display: ['Error displaying widget") else "?",
+        "3 widget outputs, 2 widgets shown",
+        "1 of 1 pictures in widgets not loaded: [{'width': 0, 'height': 0, 'complete': True}]",
+    ], problems
+    # The same notebook without what is wrong: nothing to report.
+    write_notebook(path, cells[:1], widget_state=dependency_state([label]))
+    trust(path, lab.server)
+    with lab.artifacts_on_failure("selfcheck-committed-good"):
+        assert committed_problems(lab, "selfcheck/committed.ipynb", path, min_figures=1) == []
+
 
 FROZEN = "FROZEN = {frozen}\n"
 TOY_EXPLORER = """\
@@ -256,19 +359,15 @@ box
 @pytest.mark.timeout(300)
 def test_harness_reports_a_raising_cell(lab, tmp_path):
     write_notebook(lab.server.root / "selfcheck" / "raises.ipynb", [
-        # The kernel runs this interpreter, imports this checkout's package and trains for the test's epochs.
-        f"import os, sys, vae_tutorial\nassert sys.executable == {sys.executable!r}, sys.executable\n"
-        f"assert vae_tutorial.__file__.startswith({str(ROOT)!r}), vae_tutorial.__file__\n"
-        f"assert os.environ['VAE_TUTORIAL_EPOCHS'] == {EPOCHS!r}",
         "import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()",
         "raise RuntimeError('deliberate failure for the self-check')",
         "print('never runs')",
     ])
     with lab.artifacts_on_failure("selfcheck-raises"):
         result = lab.run("selfcheck/raises.ipynb")
-        assert [e["index"] for e in result.errors] == [2], result.error_report()
+        assert [e["index"] for e in result.errors] == [1], result.error_report()
         assert "RuntimeError: deliberate failure for the self-check" in result.error_report()
-        assert result.executed == 3 and result.total == 4  # Run All stopped at the error
+        assert result.executed == 2 and result.total == 3  # Run All stopped at the error
         found = rendered_images(lab.page)
         assert found["pngOutputs"] == 1 and len(found["images"]) == 1 and found["images"][0]["width"] > 0
     with pytest.raises(pytest.fail.Exception), lab.artifacts_on_failure("raises", root=tmp_path):

@@ -19,16 +19,19 @@ def test_the_command_lines_help_and_argument_errors_do_not_import_tensorflow():
     code = """
 import contextlib, io, json, sys
 from vae_tutorial.cli import main
-codes = []
-for argv in (["--help"], ["train", "--help"], ["generate", "--help"], ["train", "--epochs", "0"]):
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+codes, shown = [], []
+for argv in (["--help"], ["train", "--help"], ["generate", "--help"], ["evaluate", "--help"],
+             ["train", "--epochs", "0"]):
+    with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(io.StringIO()):
         try:
             main(argv)
         except SystemExit as exit:
             codes.append(exit.code)
-print(json.dumps({"codes": codes, "imported": sorted(m for m in ("tensorflow", "keras") if m in sys.modules)}))
+    shown.append(out.getvalue())
+print(json.dumps({"codes": codes, "evaluate --k": "--k K" in shown[3],
+                  "imported": sorted(m for m in ("tensorflow", "keras") if m in sys.modules)}))
 """
-    assert json.loads(python(code)) == {"codes": [0, 0, 0, 2], "imported": []}
+    assert json.loads(python(code)) == {"codes": [0, 0, 0, 0, 2], "evaluate --k": True, "imported": []}
 
 
 @pytest.mark.parametrize("first, second", [("vae_tutorial", "keras"), ("keras", "vae_tutorial"),

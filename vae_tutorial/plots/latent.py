@@ -60,7 +60,7 @@ def plot_latent_scatter(codes, labels, title="Validation codes (posterior means)
     names, counts = np.unique(labels, return_counts=True)
     order = names[np.argsort(-counts, kind="stable")]
     shown = list(order[:max_legend - 1]) if len(order) > max_legend else list(order)
-    fig, axes = _figure(6.5, 5.5)
+    fig, axes = _figure(6.5, 6)
     ax = axes[0, 0]
     for radius in (1, 2):
         angle = np.linspace(0, 2 * np.pi, 200)
@@ -73,7 +73,7 @@ def plot_latent_scatter(codes, labels, title="Validation codes (posterior means)
         mask = labels == name
         ax.scatter(*codes[mask].T, s=10, color=colours(i), label=f"{name} ({mask.sum()})")
     ax.set(xlabel="z[0]", ylabel="z[1]", title=title, aspect="equal")
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.legend(fontsize=7, loc="best", framealpha=0.8)
     return fig
 
 

@@ -739,3 +739,18 @@ def test_exercises_md_counts_the_mistakes_tested_here():
     for checker, mistakes in tested.items():
         assert int(counts[checker]) == len(mistakes) + extra.get(checker, 0), checker
         assert f"Mistakes it catches ({counts[checker]})" in text, checker
+
+
+def test_fit_my_vae_trains_with_the_students_step_or_the_packages(capsys):
+    x = np.random.default_rng(0).random((16, 8, 8, 3), dtype=np.float32)
+    data = tf.data.Dataset.from_tensor_slices(x).batch(8)
+
+    def my_train_step(model, optimizer, x):
+        ...
+
+    for step in (solution("check_train_step"), my_train_step):
+        history = exercises.training.fit_my_vae(exercises.training._SmallVAE(), step, data, data, 3)
+        assert len(history["loss"]) == len(history["val_loss"]) == 3
+        assert np.all(np.isfinite(history["loss"] + history["val_loss"]))
+    output = capsys.readouterr().out
+    assert output.count("s per epoch") == 2 and "my_train_step is not written yet" in output

@@ -34,6 +34,7 @@ EXERCISES = {
     "check_find_the_bug_decoder": ("nb03_decoder", "build_fixed_decoder"),
     "check_adam_update": ("nb05_training", "my_adam_update"),
     "check_train_step": ("nb05_training", "my_train_step"),
+    "check_my_vae": ("nb05_training", "my_vae"),
     "check_generate": ("nb06_generation", "my_generate"),
     "check_interpolate": ("nb06_generation", "my_interpolate"),
     "check_decoder_variance": ("nb07_beyond_the_basics", "my_decoder_variance"),
@@ -526,6 +527,62 @@ def test_check_train_step_rejects(mistake):
     rejects("check_train_step", fn, word)
 
 
+def _my_vae(output="sigmoid", sample=True, unused_layer=False, outputs=3, bias_in_encoder=False):
+    """The solution's VAE with one mistake."""
+    from keras import layers
+
+    from vae_tutorial.sampling import Sampling
+
+    def build(image_size, latent_dim):
+        class Broken(keras.Model):
+            def __init__(self):
+                super().__init__()
+                images = keras.Input((image_size, image_size, 3))
+                h = layers.Flatten()(layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(images))
+                self.encoder = keras.Model(images, [layers.Dense(latent_dim)(h), layers.Dense(latent_dim)(h)])
+                self.sampling = Sampling()
+                if unused_layer:  # a layer made but never called
+                    self.unused = layers.Dense(4)
+                    self.unused.build((None, latent_dim))
+                z = keras.Input((latent_dim,))
+                h = layers.Reshape((image_size // 2, image_size // 2, 8))(
+                    layers.Dense((image_size // 2) ** 2 * 8, activation="relu")(z))
+                x_hat = layers.Conv2DTranspose(3, 3, strides=2, padding="same", activation=output)(h)
+                self.decoder = keras.Model(z, x_hat)
+
+            def call(self, x, training=False):
+                mu, log_var = self.encoder(x, training=training)
+                if bias_in_encoder:
+                    mu = mu + 1.0
+                z = self.sampling([mu, log_var]) if sample else mu
+                return (self.decoder(z), mu, log_var)[:outputs]
+
+        return Broken()
+
+    return build
+
+
+MY_VAE_MISTAKES = {
+    "linear output": (_my_vae(output=None), "leaves [0, 1]"),
+    "decodes mu": (_my_vae(sample=False), "z is not sampled"),
+    "unused layer": (_my_vae(unused_layer=True), "no gradient"),
+    "two outputs": (_my_vae(outputs=2), "three things"),
+    "constant in the encoder": (_my_vae(bias_in_encoder=True), "mu or log_var is not zero"),
+    "returns a function": (lambda image_size, latent_dim: (lambda x: x), "keras.Model"),
+}
+
+
+@pytest.mark.parametrize("mistake", MY_VAE_MISTAKES)
+def test_check_my_vae_rejects(mistake):
+    fn, word = MY_VAE_MISTAKES[mistake]
+    rejects("check_my_vae", fn, word)
+
+
+def test_check_my_vae_knows_the_loss_of_a_zero_model():
+    x = np.full((2, 4, 4, 3), 0.25, np.float32)
+    assert exercises.training._zero_weight_loss(x) == pytest.approx(48 * 0.0625)
+
+
 def test_check_train_step_accepts_a_compiled_step():
     exercises.check_train_step(tf.function(solution("check_train_step")))
 
@@ -738,6 +795,7 @@ def test_exercises_md_counts_the_mistakes_tested_here():
               "check_reconstruction_loss": RECONSTRUCTION_MISTAKES, "check_find_the_bug_loss": LOSS_MISTAKES,
               "check_find_the_bug_encoder": ENCODER_BUG_MISTAKES, "check_find_the_bug_decoder": DECODER_BUG_MISTAKES,
               "check_adam_update": ADAM_MISTAKES, "check_train_step": TRAIN_STEP_MISTAKES,
+              "check_my_vae": MY_VAE_MISTAKES,
               "check_generate": GENERATE_MISTAKES, "check_interpolate": INTERPOLATE_MISTAKES,
               "check_decoder_variance": VARIANCE_MISTAKES, "check_gaussian_nll": NLL_MISTAKES}
     extra = {"check_encoder": 1}  # test_check_encoder_probes_the_range_of_a_subclassed_model
@@ -747,3 +805,18 @@ def test_exercises_md_counts_the_mistakes_tested_here():
     for checker, mistakes in tested.items():
         assert int(counts[checker]) == len(mistakes) + extra.get(checker, 0), checker
         assert f"Mistakes it catches ({counts[checker]})" in text, checker
+
+
+def test_fit_my_vae_trains_with_the_students_step_or_the_packages(capsys):
+    x = np.random.default_rng(0).random((16, 8, 8, 3), dtype=np.float32)
+    data = tf.data.Dataset.from_tensor_slices(x).batch(8)
+
+    def my_train_step(model, optimizer, x):
+        ...
+
+    for step in (solution("check_train_step"), my_train_step):
+        history = exercises.training.fit_my_vae(exercises.training._SmallVAE(), step, data, data, 3)
+        assert len(history["loss"]) == len(history["val_loss"]) == 3
+        assert np.all(np.isfinite(history["loss"] + history["val_loss"]))
+    output = capsys.readouterr().out
+    assert output.count("s per epoch") == 2 and "my_train_step is not written yet" in output

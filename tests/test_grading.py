@@ -132,7 +132,7 @@ def test_each_checker_writes_one_verdict_per_call(tmp_path, monkeypatch, capsys)
         {"check": "check_upsampled_size", "function": "right", "status": "right", "message": None}]
     capsys.readouterr()
     checkers = [name for name in dir(exercises) if name.startswith("check_")]
-    assert len(checkers) == 17 and all(hasattr(getattr(exercises, name), "__wrapped__") for name in checkers)
+    assert len(checkers) == 18 and all(hasattr(getattr(exercises, name), "__wrapped__") for name in checkers)
 
 
 def test_usage_errors_are_one_line_exit_2(tmp_path, capsys):

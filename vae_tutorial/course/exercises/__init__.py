@@ -19,7 +19,7 @@ Notebook 2: ``check_encoder``, ``check_sampling``
 Notebook 3: ``check_decoder``, ``check_upsampled_size``, ``check_find_the_bug_decoder``
 Notebook 4: ``check_kl_divergence``, ``check_reconstruction_loss``, ``check_find_the_bug_loss``,
             ``check_find_the_bug_encoder``
-Notebook 5: ``check_adam_update``, ``check_train_step``
+Notebook 5: ``check_adam_update``, ``check_train_step``, ``check_my_vae``
 Notebook 6: ``check_generate``, ``check_interpolate``
 Notebook 7: ``check_decoder_variance``, ``check_gaussian_nll``
 
@@ -35,4 +35,4 @@ from vae_tutorial.course.exercises.generation import check_generate, check_inter
 from vae_tutorial.course.exercises.model_and_loss import (check_kl_divergence, check_reconstruction_loss,
                                                           check_find_the_bug_loss,
                                                           check_find_the_bug_encoder)
-from vae_tutorial.course.exercises.training import check_adam_update, check_train_step  # noqa: F401
+from vae_tutorial.course.exercises.training import check_adam_update, check_my_vae, check_train_step  # noqa: F401

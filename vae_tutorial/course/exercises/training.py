@@ -19,7 +19,7 @@ from vae_tutorial.course.exercises.common import (
     _same,
     _which,
 )
-from vae_tutorial.course.verdicts import recorded
+from vae_tutorial.course.verdicts import Mistake, recorded
 from vae_tutorial.losses import vae_loss
 from vae_tutorial.sampling import Sampling
 
@@ -158,3 +158,113 @@ def check_train_step(fn):
         raise AssertionError("the weights' change is not one Adam step on the loss: apply the optimizer given, "
                              "once, to the gradients of the loss")
     _passed(fn, "one Adam step on the VAE loss, returning the loss")
+
+
+def _zero_weight_loss(x):
+    """The loss of a VAE whose every weight is zero: mu = 0 and log_var = 0, so KL = 0; the decoder's output is
+    sigmoid(0) = 0.5 at every pixel, so the reconstruction term is the batch mean of sum (x - 0.5)²."""
+    return float(np.mean(np.sum((x - 0.5) ** 2, axis=(1, 2, 3))))
+
+
+@recorded
+def check_my_vae(fn):
+    """``fn(image_size, latent_dim) -> model``: a new ``keras.Model`` whose call on images ``(B, image_size,
+    image_size, 3)`` in [0, 1] returns ``(x_hat, mu, log_var)``: the decoded sample, the codes' means and
+    log-variances ``(B, latent_dim)``; the decoder ends in a sigmoid, and z is sampled with the reparameterisation
+    trick. Checked on 32×32 images with a latent size of 8: the shapes, the sampling, the gradients (every
+    weight gets one), and the loss with every weight set to zero, which is known exactly."""
+    size, latent = 32, 8
+    x = np.random.default_rng(SEED).random((4, size, size, 3), dtype=np.float32)
+    built = _call(fn, size, latent)
+    if _not_attempted(fn, built):
+        return
+    if not isinstance(built, keras.Model):
+        raise Mistake(f"{_name(fn)} must return a keras.Model. It returned a {type(built).__name__}",
+                      hint="subclass keras.Model, build the encoder and decoder in __init__, and write call")
+    model = built
+    out = _call(lambda images: model(images, training=True), x)
+    if not isinstance(out, (list, tuple)) or len(out) != 3:
+        raise Mistake("the model's call must return three things, (x_hat, mu, log_var)",
+                      hint="return the decoded sample, and the mean and log-variance the encoder gave")
+    x_hat, mu, log_var = (_numpy(value) for value in out)
+    for what, got, shape in (("x_hat", x_hat, x.shape), ("mu", mu, (4, latent)), ("log_var", log_var, (4, latent))):
+        if got.shape != shape:
+            raise Mistake(f"{what} has shape {got.shape}, expected {shape} for a batch of 4 images "
+                          f"{size}×{size} and latent_dim={latent}",
+                          hint="the encoder ends in two Dense(latent_dim) layers; the decoder's last layer has "
+                               "3 channels at the image's size")
+    if x_hat.min() < 0 or x_hat.max() > 1:
+        raise Mistake("x_hat leaves [0, 1]: the images it should match are in [0, 1]",
+                      hint="end the decoder with a sigmoid activation")
+    again = _numpy(model(x, training=True)[0])
+    if np.allclose(again, x_hat):
+        raise Mistake("two calls on the same images decode the same x_hat: z is not sampled",
+                      hint="decode z = mu + exp(0.5 * log_var) * epsilon, epsilon drawn anew each call "
+                           "(the Sampling layer of notebook 2), not mu")
+    with tf.GradientTape() as tape:
+        x_hat_t, mu_t, log_var_t = model(x, training=True)
+        loss = vae_loss(x, x_hat_t, mu_t, log_var_t)["loss"]
+    weights = model.trainable_weights
+    if not weights:
+        raise Mistake("the model has no trainable weights", hint="create the layers in __init__ (self.encoder = ...)")
+    gradients = tape.gradient(loss, weights)
+    missing = [w.path for w, g in zip(weights, gradients) if g is None]
+    if missing:
+        raise Mistake(f"{len(missing)} of {len(weights)} weights get no gradient from the loss (first: "
+                      f"{missing[0]})", hint="every layer you create must be used in call, on the way from x to "
+                                             "x_hat, mu or log_var")
+    # every weight set to zero: the loss is known exactly
+    for w in model.weights:
+        w.assign(np.zeros(w.shape, w.dtype))
+    x_hat, mu, log_var = (_numpy(value) for value in model(x, training=False))
+    expected = _zero_weight_loss(x)
+    if not (np.allclose(mu, 0) and np.allclose(log_var, 0)):
+        raise Mistake("with every weight zero, mu or log_var is not zero: the encoder adds something that is "
+                      "not a weight", hint="the encoder's outputs are layers of the model, Dense(latent_dim) each")
+    if not np.allclose(x_hat, 0.5, atol=1e-5):
+        raise Mistake(f"with every weight zero, x_hat is {float(x_hat.mean()):.3g} on average, not sigmoid(0) = 0.5",
+                      hint="the decoder's last layer is a convolution (or Dense) with a sigmoid activation")
+    got = float(vae_loss(x, x_hat, mu, log_var)["loss"])
+    if not np.isclose(got, expected, rtol=1e-4):
+        raise Mistake(f"with every weight zero the loss is {got:.4g}, expected {expected:.4g}")
+    _passed(fn, f"(x_hat, mu, log_var) of the right shapes, z sampled, a gradient for each of its {len(weights)} "
+                f"weights; with every weight zero, mu = log_var = 0 (KL = 0) and x_hat = 0.5, so the loss is "
+                f"the batch mean of Σ(x − 0.5)² = {expected:.2f} for the check's 4 images")
+
+
+def _package_step(model, optimizer, x):
+    with tf.GradientTape() as tape:
+        loss = vae_loss(x, *model(x, training=True))["loss"]
+    optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_weights), model.trainable_weights))
+    return loss
+
+
+def fit_my_vae(model, step, train_data, validation_data, epochs, learning_rate=1e-3, file=None):
+    """Train ``model`` with ``step(model, optimizer, x)`` (exercise 2's train step) for ``epochs`` epochs of
+    ``train_data``; returns ``{"loss": [...], "val_loss": [...]}``, the epoch means (the validation loss of each
+    epoch's end, the model called with training=False). Prints a text progress bar and the seconds per
+    epoch. One step on the first batch comes first, to see
+    whether ``step`` is written (a scaffold returns None; then the package's step trains instead)."""
+    import sys
+    import time
+
+    from tqdm import tqdm
+
+    optimizer = keras.optimizers.Adam(learning_rate)
+    first = step(model, optimizer, next(iter(train_data)))  # a step not written yet returns None and changes nothing
+    if first is None or first is Ellipsis:
+        print(f"{_name(step)} is not written yet: the package's step (vae_loss under a GradientTape) trains instead")
+        step = _package_step
+    history = {"loss": [], "val_loss": []}
+    start = time.perf_counter()
+    bar = tqdm(range(epochs), unit="epoch", file=file or sys.stdout, ncols=90)
+    for _ in bar:
+        losses = [float(_numpy(step(model, optimizer, x))) for x in train_data]
+        val = [float(vae_loss(x, *model(x, training=False))["loss"]) for x in validation_data]
+        history["loss"].append(float(np.mean(losses)))
+        history["val_loss"].append(float(np.mean(val)))
+        bar.set_postfix(loss=f"{history['loss'][-1]:.0f}", val_loss=f"{history['val_loss'][-1]:.0f}")
+    bar.close()
+    seconds = time.perf_counter() - start
+    print(f"{epochs} epochs in {seconds:.0f} s: {seconds / epochs:.1f} s per epoch")
+    return history

@@ -15,6 +15,7 @@ from PIL import Image, ImageOps
 
 from conftest import load_file
 from vae_tutorial.course import exercises
+from vae_tutorial.course.verdicts import Mistake
 from vae_tutorial.losses import kl_divergence, reconstruction_loss
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,12 +107,12 @@ PREPROCESS_MISTAKES = {
     "uint8, not scaled": (lambda p: np.asarray(ImageOps.fit(_on_white(Image.open(p)), (64, 64))), "float32"),
     "float64": (lambda p: np.asarray(ImageOps.fit(_on_white(Image.open(p)), (64, 64))) / 255.0, "float32"),
     "not divided by 255": (lambda p: np.asarray(ImageOps.fit(_on_white(Image.open(p)), (64, 64)), np.float32),
-                           "divide by 255"),
+                           "the contract says [0, 1]"),
     "alpha kept": (lambda p: np.asarray(ImageOps.fit(Image.open(p).convert("RGBA"), (64, 64)), np.float32) / 255,
                    "4 channels"),
     "transparent on black": (lambda p: np.asarray(ImageOps.fit(Image.open(p).convert("RGB"), (64, 64)),
                                                   np.float32) / 255, "came out black"),
-    "not resized": (lambda p: np.asarray(_on_white(Image.open(p)), np.float32) / 255, "resize"),
+    "not resized": (lambda p: np.asarray(_on_white(Image.open(p)), np.float32) / 255, "came back with shape"),
     "greyscale kept": (lambda p: np.asarray(ImageOps.fit(_on_white_unless_grey(Image.open(p)), (64, 64)),
                                             np.float32) / 255, "3 channels"),
 }
@@ -174,7 +175,7 @@ ENCODER_MISTAKES = {
     "latent_dim ignored": (lambda d: _encoder(512), "shape"),
     "relu on log_var": (lambda d: _encoder(d, head="relu"), "relu"),
     "softplus on log_var": (lambda d: _encoder(d, head="softplus"), "softplus"),
-    "one head for both": (lambda d: _encoder(d, same_head=True), "own Dense"),
+    "one head for both": (lambda d: _encoder(d, same_head=True), "are equal"),
     "MNIST input": (lambda d: _encoder(d, shape=(28, 28, 1)), "raised"),
 }
 
@@ -203,11 +204,11 @@ def _eps(mu):
 
 
 SAMPLING_MISTAKES = {
-    "exp(log_var) as the std": (lambda mu, lv: mu + ops.exp(lv) * _eps(mu), "½ is missing"),
-    "½ outside the exp": (lambda mu, lv: mu + 0.5 * ops.exp(lv) * _eps(mu), "inside the exponent"),
-    "sign of the exponent": (lambda mu, lv: mu + ops.exp(-0.5 * lv) * _eps(mu), "sign"),
+    "exp(log_var) as the std": (lambda mu, lv: mu + ops.exp(lv) * _eps(mu), "σ², the variance"),
+    "½ outside the exp": (lambda mu, lv: mu + 0.5 * ops.exp(lv) * _eps(mu), "half the variance"),
+    "sign of the exponent": (lambda mu, lv: mu + ops.exp(-0.5 * lv) * _eps(mu), "1/σ"),
     "log_var as the std": (lambda mu, lv: mu + lv * _eps(mu), "log_var itself"),
-    "unscaled noise": (lambda mu, lv: mu + _eps(mu), "multiply eps"),
+    "unscaled noise": (lambda mu, lv: mu + _eps(mu), "whatever log_var is"),
     "sqrt of log_var": (lambda mu, lv: mu + ops.sqrt(lv) * _eps(mu), "NaN"),
     "returns mu": (lambda mu, lv: mu, "no noise"),
     "NumPy draw": (lambda mu, lv: np.random.normal(mu, np.exp(0.5 * np.asarray(lv))), "no gradient"),
@@ -316,7 +317,7 @@ RECONSTRUCTION_MISTAKES = {
     "per-pixel mean": (lambda x, x_hat: reconstruction_loss(x, x_hat, reduction="mean"), "per-pixel mean"),
     "keras mean_squared_error": (lambda x, x_hat: keras.losses.mean_squared_error(x, x_hat), "channels only"),
     "keras mean_squared_error summed": (
-        lambda x, x_hat: ops.sum(keras.losses.mean_squared_error(x, x_hat), axis=(1, 2)), "sum over the channels too"),
+        lambda x, x_hat: ops.sum(keras.losses.mean_squared_error(x, x_hat), axis=(1, 2)), "a mean over the channels"),
     "keras MeanSquaredError": (lambda x, x_hat: keras.losses.MeanSquaredError()(x, x_hat), "MeanSquaredError"),
     "batch mean": (lambda x, x_hat: ops.mean(reconstruction_loss(x, x_hat)), "its mean"),
     "batch sum": (lambda x, x_hat: ops.sum(reconstruction_loss(x, x_hat)), "its sum"),
@@ -436,6 +437,59 @@ def test_kl_messages_name_the_mistake_without_the_formula():
         with pytest.raises(AssertionError) as raised:
             exercises.check_kl_divergence(fn)
         assert "exp(log_var))" not in str(raised.value) and "1 + log_var" not in str(raised.value), mistake
+
+
+# The message names the mistake; the fix (a formula, a call, an argument) is in the hint only, shown on request.
+# checker → (its mistakes, what none of its messages may say, the mistakes whose message may carry no hint)
+ANSWERS_KEPT_FOR_THE_HINT = {
+    "check_preprocess": (PREPROCESS_MISTAKES, ["divide", "/ 255", "composite", "np.asarray", "resize", "ImageOps"],
+                         set()),
+    "check_visualize_batch": (VISUALIZE_MISTAKES, ["i // ncols", "i % ncols", "np.ones", "ceil", "as it is"], set()),
+    "check_encoder": (ENCODER_MISTAKES, ["no activation", "own Dense"], {"not a model", "one output",
+                                                                       "latent_dim ignored", "MNIST input"}),
+    "check_sampling": (SAMPLING_MISTAKES, ["exp(0.5", "0.5 * log_var", "exp(+0.5", "keras.random.normal",
+                                           "ops.shape", "mu + ", "inside the exponent", "multiply eps", "seed"],
+                       {"wrong shape"}),
+    "check_reconstruction_loss": ({k: v for k, v in RECONSTRUCTION_MISTAKES.items()
+                                   if k in ("per-pixel mean", "keras mean_squared_error summed", "absolute error",
+                                            "square root", "a ½")},
+                                  ["axis=(1, 2, 3)", "sum over", "square the", "sum itself", "no ½"], set()),
+    "check_find_the_bug_loss": ({k: v for k, v in LOSS_MISTAKES.items() if k not in ("no batch mean", "NumPy")},
+                                ["axis=(1, 2, 3)", "sum over", "square the", "take the", "reconstruction + KL"],
+                                set()),
+}
+
+
+@pytest.mark.parametrize("checker", ANSWERS_KEPT_FOR_THE_HINT)
+def test_messages_name_the_mistake_and_keep_the_fix_for_the_hint(checker):
+    mistakes, answers, without_hint = ANSWERS_KEPT_FOR_THE_HINT[checker]
+    for mistake, (fn, word) in mistakes.items():
+        error = rejects(checker, fn, word)
+        message = str(error)
+        assert not [answer for answer in answers if answer in message], (mistake, message)
+        if mistake in without_hint:  # a broken contract (a type, a shape), which the message states in full
+            continue
+        assert word in message, (mistake, message)  # the mistake is named without asking for the hint
+        assert isinstance(error, Mistake) and error.hint, (mistake, message)
+        assert f"{checker}({getattr(fn, '__name__', 'your_function')}, hint=True)" in message, (mistake, message)
+        with pytest.raises(Mistake) as raised:
+            getattr(exercises, checker)(fn, hint=True)
+        assert str(raised.value).startswith(error.args[0].split(" (For a hint:")[0]), mistake
+        assert f"Hint: {error.hint}" in str(raised.value), (mistake, str(raised.value))
+        assert "For a hint" not in str(raised.value), mistake
+
+
+def test_the_hint_gives_the_fix_the_message_keeps_back():
+    for checker, fn, fix in [
+        ("check_sampling", SAMPLING_MISTAKES["exp(log_var) as the std"][0], "exp(0.5 * log_var)"),
+        ("check_preprocess", PREPROCESS_MISTAKES["not divided by 255"][0], "divide by 255"),
+        ("check_encoder", ENCODER_MISTAKES["relu on log_var"][0], "no activation"),
+        ("check_visualize_batch", VISUALIZE_MISTAKES["column by column"][0], "row i // ncols, column i % ncols"),
+        ("check_find_the_bug_loss", LOSS_MISTAKES["the tutorial's code"][0], "axis=(1, 2, 3)"),
+    ]:
+        with pytest.raises(Mistake) as raised:
+            getattr(exercises, checker)(fn, hint=True)
+        assert fix in str(raised.value).split("Hint: ", 1)[1], (checker, str(raised.value))
 
 
 # ---------------------------------------------------------------------------------------

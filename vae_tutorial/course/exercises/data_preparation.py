@@ -8,8 +8,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vae_tutorial.course.exercises.common import IMAGE_SHAPE, _call, _fmt, _not_attempted, _numpy, _passed, _which
-from vae_tutorial.course.verdicts import recorded
+from vae_tutorial.course.exercises.common import (
+    IMAGE_SHAPE,
+    _call,
+    _fmt,
+    _not_attempted,
+    _numpy,
+    _passed,
+    _which_mistake,
+)
+from vae_tutorial.course.verdicts import Mistake, recorded
 from vae_tutorial.data.images import preprocess_image
 
 
@@ -42,21 +50,23 @@ def check_preprocess(fn):
             dtype = got.dtype
             got = np.asarray(got)
             if got.ndim == 3 and got.shape[-1] == 4:
-                raise AssertionError(f"{path.name} came back with 4 channels (RGBA): composite it on white, then "
-                                     "convert to RGB")
+                raise Mistake(f"{path.name} came back with 4 channels (RGBA); the contract says 3 (RGB)",
+                              "composite the image on white, then convert it to RGB")
             if got.shape != IMAGE_SHAPE:
-                raise AssertionError(f"{path.name} came back with shape {got.shape}: expected {IMAGE_SHAPE}, "
-                                     "64×64 pixels and 3 channels (resize, and convert to RGB)")
+                raise Mistake(f"{path.name} came back with shape {got.shape}; the contract says {IMAGE_SHAPE}, "
+                              "64×64 pixels and 3 channels",
+                              "resize to 64×64 (e.g. ImageOps.fit), and convert to RGB")
             if dtype != np.float32:
-                raise AssertionError(f"the image has dtype {dtype}: return float32, "
-                                     "np.asarray(img, dtype=np.float32) / 255")
+                raise Mistake(f"the image has dtype {dtype}; the contract says float32",
+                              "np.asarray(img, dtype=np.float32) / 255")
             if got.max() > 1.0 or got.min() < 0.0:
-                raise AssertionError(f"values from {got.min():.3g} to {got.max():.3g}: divide by 255 so that they "
-                                     "lie in [0, 1]")
+                raise Mistake(f"values go from {got.min():.3g} to {got.max():.3g}; the contract says [0, 1]",
+                              "the file holds integers from 0 to 255 per channel: divide by 255")
             transparent = expected.min(axis=-1) == 1.0  # white in the reference: transparent in the file
             if transparent.any() and got[transparent].max() < 0.5:
-                raise AssertionError(f"the transparent pixels of {path.name} came out black: composite the image "
-                                     "on a white background")
+                raise Mistake(f"the transparent pixels of {path.name} came out black; the contract says white",
+                              "composite the image on a white background (Image.alpha_composite) before converting "
+                              "it to RGB")
             if not np.allclose(got, expected, atol=3 / 255):
                 row, col = np.unravel_index(np.abs(got - expected).max(axis=-1).argmax(), got.shape[:2])
                 raise AssertionError(f"{path.name}: pixel ({row}, {col}) is {_fmt(got[row, col])}, expected "
@@ -93,17 +103,19 @@ def check_visualize_batch(fn):
     got = _numpy(got)
     expected = _tile(batch, 4)
     if got.shape != expected.shape:
-        raise AssertionError(f"6 images of 8×8 in 4 columns gave shape {got.shape}: expected {expected.shape}, "
-                             "(rows · height, ncols · width, 3) with rows = ceil(n / ncols)")
-    hint = _which(got, [
-        ("the grid is filled column by column: put image i at row i // ncols, column i % ncols",
-         _tile(batch, 4, column_major=True)),
-        ("each image is transposed (its rows became columns): copy image i as it is",
+        raise Mistake(f"6 images of 8×8 in 4 columns gave shape {got.shape}, expected {expected.shape}",
+                      "(rows · height, ncols · width, 3) with rows = ceil(n / ncols)")
+    mistake = _which_mistake(got, [
+        (Mistake("the grid is filled column by column; the contract says row by row",
+                 "put image i at row i // ncols, column i % ncols"), _tile(batch, 4, column_major=True)),
+        (Mistake("each image is transposed (its rows became columns)",
+                 "copy image i into its cell as it is, without swapping its axes"),
          _tile(batch.transpose(0, 2, 1, 3), 4)),
-        ("the empty cells at the end are black: start from a white grid, np.ones(...)", _tile(batch, 4, empty=0.0)),
+        (Mistake("the empty cells at the end are black; the contract says white",
+                 "start from a white grid, np.ones(...), and copy the images into it"), _tile(batch, 4, empty=0.0)),
     ])
-    if hint:
-        raise AssertionError(hint)
+    if mistake:
+        raise mistake
     if not np.allclose(got, expected, atol=1e-6):
         raise AssertionError("the grid does not hold image i at row i // ncols, column i % ncols, "
                              "with no gaps and white empty cells")

@@ -17,7 +17,7 @@ from vae_tutorial.course.exercises.common import (
     _output_layer,
     _passed,
 )
-from vae_tutorial.course.verdicts import recorded
+from vae_tutorial.course.verdicts import Mistake, recorded
 
 
 @recorded
@@ -40,17 +40,19 @@ def check_encoder(build):
             raise AssertionError(f"with latent_dim=3, {name} has shape {value.shape} for 8 images: expected (8, 3), "
                                  "(batch, latent_dim)")
     if np.allclose(values["mu"], values["log_var"]):
-        raise AssertionError("mu and log_var are equal: give each its own Dense(latent_dim) head")
+        raise Mistake("mu and log_var are equal: one head gives both", "give each its own Dense(latent_dim) head")
     symbolic = getattr(model, "outputs", None) or []
     for name, output in zip(values, symbolic):
         activation = getattr(_output_layer(model, output), "activation", None)
         if activation is not None and activation is not keras.activations.linear:
-            raise AssertionError(f"the {name} head has activation {activation.__name__!r}, which limits its range: "
-                                 "give the heads no activation (any real number is a valid mu or log_var)")
+            raise Mistake(f"the {name} head has activation {activation.__name__!r}, which limits its range: "
+                          f"{name} cannot be every real number",
+                          "any real number is a valid mu or log_var, so give the heads no activation")
     for name, value in values.items():
         if value.min() >= 0 or value.max() <= 0:
-            raise AssertionError(f"{name} is never {'negative' if value.min() >= 0 else 'positive'}: "
-                                 "its head must reach every real number, so give it no activation")
+            raise Mistake(f"{name} is never {'negative' if value.min() >= 0 else 'positive'}: its head does not reach "
+                          "every real number", "give the head no activation, and apply nothing (exp, softplus, abs) "
+                          "after it")
     _passed(build, "[mu, log_var], each (batch, latent_dim), with linear heads")
 
 
@@ -79,48 +81,55 @@ def check_sampling(fn):
         raise AssertionError(f"z has shape {z.shape} for mu of shape {tuple(mu.shape)}: expected the shape of "
                              "mu, (batch, latent_dim)")
     if np.isnan(z).any():
-        raise AssertionError("z holds NaN: the std is exp(0.5 * log_var) (log_var can be negative)")
+        raise Mistake("z holds NaN for some log_var (log_var can be negative)",
+                      "the std is exp(0.5 * log_var), defined for every real log_var; a square root or a log of "
+                      "log_var is not")
     if np.allclose(z, mu):
-        raise AssertionError("z equals mu: there is no noise; return mu + std * eps with eps ~ N(0, I)")
+        raise Mistake("z equals mu: there is no noise", "return mu + std * eps with eps ~ N(0, I)")
     if np.allclose(_numpy(_call(fn, mu, log_var)), z):
-        raise AssertionError("two calls returned the same z: draw new noise on every call "
-                             "(no int seed in keras.random.normal, no eps made once outside the function)")
+        raise Mistake("two calls returned the same z: the noise does not change from call to call",
+                      "draw new noise on every call (no int seed in keras.random.normal, no eps made once outside "
+                      "the function)")
     noise = z - mu.numpy()
     if np.allclose(noise, noise[0]):
-        raise AssertionError("every row of the batch got the same noise: draw eps with the shape of mu, "
-                             "ops.shape(mu)")
+        raise Mistake("every row of the batch got the same noise", "draw eps with the shape of mu, ops.shape(mu)")
     if np.corrcoef(noise[:, 0], noise[:, 1])[0, 1] > 0.9:
-        raise AssertionError("every latent dimension got the same noise: draw eps with the shape of mu, "
-                             "ops.shape(mu)")
+        raise Mistake("every latent dimension got the same noise", "draw eps with the shape of mu, ops.shape(mu)")
     std = np.exp(0.5 * log_var.numpy()[0])
     mean, spread = z.mean(axis=0), z.std(axis=0)
     if np.any(np.abs(mean - mu.numpy()[0]) > 0.15 * std):
-        raise AssertionError(f"the mean of z is {_fmt(mean)} where mu is {_fmt(mu.numpy()[0])}: "
-                             "z = mu + std * eps, with eps of mean 0")
+        raise Mistake(f"the mean of z is {_fmt(mean)} where mu is {_fmt(mu.numpy()[0])}",
+                      "z = mu + std * eps, with eps of mean 0")
     if not np.all(np.abs(spread - std) < 0.1 * std):
-        raise AssertionError(_spread_hint(spread, std))
+        raise _spread_mistake(spread, std)
     for name, reached in zip(("mu", "log_var"), _has_gradient(tape, z_tensor, [mu, log_var])):
         if not reached:
-            raise AssertionError(f"no gradient reaches {name}: draw eps with keras.random.normal and compute "
-                                 "mu + ops.exp(0.5 * log_var) * eps with keras.ops (not NumPy)")
+            raise Mistake(f"no gradient reaches {name}", "draw eps with keras.random.normal and compute "
+                          "mu + ops.exp(0.5 * log_var) * eps with keras.ops (not NumPy, no stop_gradient)")
     compiled = tf.function(fn, autograph=False)  # as Keras compiles a layer's call in fit
     if np.allclose(_numpy(_call(compiled, mu, log_var)), _numpy(_call(compiled, mu, log_var))):
-        raise AssertionError("under tf.function (as in model.fit) z is the same on every call: a NumPy or Python "
-                             "draw runs once, when the function is traced; draw eps with keras.random.normal")
+        raise Mistake("under tf.function (as in model.fit) z is the same on every call",
+                      "a NumPy or Python draw runs once, when the function is traced; draw eps with "
+                      "keras.random.normal")
     _passed(fn, "z ~ N(mu, exp(log_var)), and gradients reach mu and log_var")
 
 
-def _spread_hint(spread, std):
-    """What the standard deviation ``spread`` of the draws says about the mistake, where ``std`` was right."""
+def _spread_mistake(spread, std):
+    """The :class:`Mistake` that the standard deviation ``spread`` of the draws shows, where ``std`` was right."""
     variance, log_var = std**2, np.log(std**2)
-    for hint, candidate in [
-        ("the std used is exp(log_var), which is the variance: the std is exp(0.5 * log_var) (the ½ is missing)",
-         variance),
-        ("the ½ multiplies exp(log_var); it belongs inside the exponent: std = exp(0.5 * log_var)", 0.5 * variance),
-        ("the std used is exp(-0.5 * log_var): a sign; the std is exp(+0.5 * log_var)", 1 / std),
-        ("the std used is log_var itself: the std is exp(0.5 * log_var)", np.abs(log_var)),
-        ("the spread is 1 in every dimension: multiply eps by the std, exp(0.5 * log_var)", np.ones_like(std)),
+    seen = f"std of z {_fmt(spread)} where this log_var gives σ = {_fmt(std)}"
+    for mistake, candidate in [
+        (Mistake(f"the spread of z is σ², the variance, not the standard deviation σ: {seen}",
+                 "σ = √σ² and log_var = log σ², so σ = exp(0.5 * log_var): the ½ is missing"), variance),
+        (Mistake(f"the spread of z is half the variance, ½σ², not σ: {seen}",
+                 "the ½ belongs inside the exponent: σ = exp(0.5 * log_var)"), 0.5 * variance),
+        (Mistake(f"the spread of z is 1/σ: it shrinks where log_var grows ({seen})",
+                 "a sign in the exponent: σ = exp(+0.5 * log_var)"), 1 / std),
+        (Mistake(f"the spread of z is the size of log_var itself, |log_var|, not σ: {seen}",
+                 "log_var is the log of the variance: σ = exp(0.5 * log_var)"), np.abs(log_var)),
+        (Mistake(f"the spread of z is 1 in every dimension, whatever log_var is: {seen}",
+                 "multiply eps by the std, exp(0.5 * log_var)"), np.ones_like(std)),
     ]:
         if np.all(np.abs(spread - candidate) < 0.1 * candidate + 0.02):
-            return hint
-    return f"the std of z is {_fmt(spread)} where exp(0.5 * log_var) is {_fmt(std)}"
+            return mistake
+    return Mistake(f"the {seen}", "z = mu + std * eps with std = exp(0.5 * log_var) and eps ~ N(0, I)")

@@ -98,20 +98,26 @@ def check_kl_divergence(fn):
 
 
 def _reconstruction_mistakes(x, x_hat):
-    """Hints paired with the reconstruction loss per image that each mistake computes."""
+    """Each mistake (a :class:`Mistake`: its message names it, its hint says more) with the reconstruction loss per
+    image it computes."""
     error = x.numpy() - x_hat.numpy()
 
     def per_image(values, reduce=np.sum):
         return reduce(values, axis=(1, 2, 3))
 
     return [
-        ("a per-pixel mean: sum the squared errors over height, width and channels, axis=(1, 2, 3)",
+        (Mistake("the reconstruction term is a per-pixel mean, 12,288 times smaller than the summed squared error of "
+                 "the image", "sum the squared errors over height, width and channels, axis=(1, 2, 3)"),
          per_image(error**2, np.mean)),
-        ("a sum of means over the channels (keras.losses.mean_squared_error takes the mean over the channels): "
-         "sum over the channels too", per_image(error**2) / error.shape[-1]),
-        ("absolute error: square the differences, (x - x_hat)²", per_image(np.abs(error))),
-        ("a square root too many: the loss is the sum of squared errors itself", np.sqrt(per_image(error**2))),
-        ("half the summed squared error: the loss is the sum itself, no ½", per_image(0.5 * error**2)),
+        (Mistake("the reconstruction term is a third of the summed squared error: a mean over the channels "
+                 "(keras.losses.mean_squared_error takes one)", "sum over the channels too"),
+         per_image(error**2) / error.shape[-1]),
+        (Mistake("the reconstruction term uses the absolute error", "square the differences, (x - x_hat)²"),
+         per_image(np.abs(error))),
+        (Mistake("the reconstruction term has a square root too many",
+                 "the loss is the sum of squared errors itself, no square root"), np.sqrt(per_image(error**2))),
+        (Mistake("the reconstruction term is half the summed squared error",
+                 "the loss is the sum of squared errors itself, no ½"), per_image(0.5 * error**2)),
     ]
 
 
@@ -141,10 +147,9 @@ def check_reconstruction_loss(fn):
         raise AssertionError(f"shape {got.shape} for images of shape {tuple(x.shape)}: expected {expected.shape}, "
                              "one sum per image, axis=(1, 2, 3)")
     if not _same(got, expected):
-        hint = _which(got, _reconstruction_mistakes(x, x_hat))
-        raise AssertionError(hint) if hint else Mistake(f"the loss per image is {_fmt(got)}, expected {_fmt(expected)}",
-                                                        "square each difference x - x_hat, then sum over height, width "
-                                                        "and channels, axis=(1, 2, 3)")
+        raise _which_mistake(got, _reconstruction_mistakes(x, x_hat)) or Mistake(
+            f"the loss per image is {_fmt(got)}, expected {_fmt(expected)}",
+            "square each difference x - x_hat, then sum over height, width and channels, axis=(1, 2, 3)")
     if not _has_gradient(tape, loss_tensor, [x_hat])[0]:
         raise AssertionError("no gradient reaches x_hat: compute the loss with keras.ops (not NumPy)")
     _passed(fn, "squared error summed per image")
@@ -170,11 +175,11 @@ def check_find_the_bug_loss(fn):
         raise AssertionError(f"the loss has shape {got.shape}: return one number, the batch mean")
     expected = _numpy(ops.mean(reconstruction_loss(x, x_hat)))
     if not _same(got, expected):
-        hint = _which(got, [(hint, value.mean()) for hint, value in _reconstruction_mistakes(x, x_hat)] + [
-            ("the loss is summed over the batch: take the batch mean", 3 * expected),
-        ])
-        raise AssertionError(hint or f"with KL = 0 the loss is {got:.4g}, expected the batch mean of the summed "
-                                     f"squared error, {expected:.4g}")
+        raise _which_mistake(got, [(mistake, value.mean()) for mistake, value in _reconstruction_mistakes(x, x_hat)]
+                             + [(Mistake("the loss is summed over the batch: 3 times too large for a batch of 3",
+                                         "take the mean over the batch"), 3 * expected)]) or Mistake(
+            f"with KL = 0 the loss is {got:.4g}, expected the batch mean of the summed squared error, {expected:.4g}",
+            "sum the squared errors of each image over axis=(1, 2, 3), then take the mean over the batch")
     got, expected = _numpy(only_kl), _numpy(ops.mean(kl_divergence(mu, log_var)))
     if not _same(got, expected):
         raise _which_mistake(got, [(mistake, value.mean()) for mistake, value in _kl_mistakes(mu, log_var)] + [

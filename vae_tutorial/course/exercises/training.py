@@ -43,7 +43,7 @@ def check_adam_update(fn):
         if _not_attempted(fn, got):
             return
         if not isinstance(got, (list, tuple)) or len(got) != 3:
-            raise Mistake(f"{_name(fn)} must return three values, the new (w, m, v). It returned a "
+            raise Mistake(f"{_name(fn)} must return three values, the new (w, m, v). It returned one "
                           f"{type(got).__name__}", hint="return the new weights and both new moments: return w, m, v")
         new_w, new_m, new_v = (_numpy(value) for value in got)
         expected_w, expected_m, expected_v = _adam_reference(w, g, m, v, t, *hyper)

@@ -515,9 +515,9 @@ ADAM_MISTAKES = {
     "no bias correction": (_adam(bias_correction=False), "bias correction"),
     "uphill": (_adam(sign=+1), "uphill"),
     "no square root": (_adam(square_root=False), "square root"),
-    "g for g²": (_adam(g_squared=False), "g²"),
+    "g for g²": (_adam(g_squared=False), "not its square"),
     "old moments": (_adam(new_moments=False), "old moments"),
-    "beta_1 swapped": (_adam(beta_1_swapped=True), "m is not"),
+    "beta_1 swapped": (_adam(beta_1_swapped=True), "first moment"),
     "returns w only": (lambda *args: _adam()(*args)[0], "three values"),
 }
 
@@ -570,8 +570,8 @@ TRAIN_STEP_MISTAKES = {
     "no KL": (_step(_loss(with_kl=False)), "no KL"),
     "per-pixel mean": (_step(_loss(reconstruction="mean")), "per-pixel"),
     "batch sum": (_step(_loss(batch=ops.sum)), "summed over the batch"),
-    "the optimizer twice": (_step(_loss(), times=2), "one Adam step"),
-    "plain gradient descent": (_step(_loss(), sgd=True), "one Adam step"),
+    "the optimizer twice": (_step(_loss(), times=2), "one step of the optimizer"),
+    "plain gradient descent": (_step(_loss(), sgd=True), "one step of the optimizer"),
 }
 
 
@@ -655,7 +655,8 @@ def _generate(draw, fixed_n=None):
 
 GENERATE_MISTAKES = {
     "uniform codes": (_generate(lambda shape, seed: keras.random.uniform(shape, seed=seed)), "mean"),
-    "a narrower prior": (_generate(lambda shape, seed: 0.5 * keras.random.normal(shape, seed=seed)), "std"),
+    "a narrower prior": (_generate(lambda shape, seed: 0.5 * keras.random.normal(shape, seed=seed)),
+                         "standard deviation"),
     "one code for all": (_generate(lambda shape, seed: ops.zeros(shape) + keras.random.normal(shape[1:], seed=seed)),
                          "all the images are the same"),
     "seed ignored": (_generate(lambda shape, seed: keras.random.normal(shape)), "seed"),
@@ -680,7 +681,7 @@ def _interpolate(t_of, blend_pixels=False):
 
 
 INTERPOLATE_MISTAKES = {
-    "reversed": (_interpolate(lambda steps: np.linspace(1, 0, steps)), "start at z_a"),
+    "reversed": (_interpolate(lambda steps: np.linspace(1, 0, steps)), "from z_b to z_a"),
     "end left out": (_interpolate(lambda steps: np.arange(steps) / steps), "last image"),
     "start left out": (_interpolate(lambda steps: np.arange(1, steps + 1) / steps), "first image"),
     "one image too many": (_interpolate(lambda steps: np.linspace(0, 1, steps + 1)), "shape"),
@@ -692,6 +693,38 @@ INTERPOLATE_MISTAKES = {
 def test_check_interpolate_rejects(mistake):
     fn, word = INTERPOLATE_MISTAKES[mistake]
     rejects("check_interpolate", fn, word)
+
+
+# The checkers of notebooks 5 and 6 name the mistake; the answer is in the hint only, shown with hint=True.
+ANSWERS = {
+    "check_adam_update": ("beta_1 * m", "beta_2 * v", "1 - beta_1**t", "1 - beta_2**t", "sqrt(v_hat) + epsilon",
+                          "return w, m, v"),
+    "check_train_step": ("apply_gradients", "trainable_weights", "reconstruction + KL", "ops.mean",
+                         "reconstruction_loss(", "kl_divergence("),
+    "check_generate": ("keras.random.normal", "seed=seed", "default_rng", "(n, latent_dim)"),
+    "check_interpolate": ("linspace", "(1 - t)", "+ t * z_b", "mix the codes"),
+}
+MISTAKES_5_6 = [(checker, name) for checker, mistakes in (("check_adam_update", ADAM_MISTAKES),
+                                                           ("check_train_step", TRAIN_STEP_MISTAKES),
+                                                           ("check_generate", GENERATE_MISTAKES),
+                                                           ("check_interpolate", INTERPOLATE_MISTAKES))
+                for name in mistakes]
+
+
+@pytest.mark.parametrize("checker, mistake", MISTAKES_5_6, ids=[f"{c}-{m}" for c, m in MISTAKES_5_6])
+def test_notebooks_5_and_6_name_the_mistake_and_keep_the_answer_for_the_hint(checker, mistake):
+    fn, word = {"check_adam_update": ADAM_MISTAKES, "check_train_step": TRAIN_STEP_MISTAKES,
+                "check_generate": GENERATE_MISTAKES, "check_interpolate": INTERPOLATE_MISTAKES}[checker][mistake]
+    error = rejects(checker, fn, word)
+    message = str(error)
+    assert word in message, message  # the message itself names the mistake
+    assert isinstance(error, Mistake) and error.hint, message
+    assert f"{checker}({fn.__name__}, hint=True)" in message, message  # says how to ask for the hint
+    leaked = [answer for answer in ANSWERS[checker] if answer in message]
+    assert leaked == [], f"{message!r} gives away {leaked}"
+    with pytest.raises(AssertionError) as raised:
+        getattr(exercises, checker)(fn, hint=True)
+    assert str(raised.value) == f"{message.split(' (For a hint')[0]} Hint: {error.hint}"
 
 
 # ---------------------------------------------------------------------------------------

@@ -52,3 +52,29 @@ def test_figures_say_what_they_show():
     for row, expected in ((0, images[3]), (1, copies[3]), (2, images[9]), (3, copies[9])):
         np.testing.assert_allclose(cell(fig, row, 3 if row < 2 else 1), expected, atol=1e-6)
     np.testing.assert_array_equal(cell(fig, 3, 2), 1.0)
+
+
+def test_traverse_can_start_from_a_real_code():
+    from vae_tutorial.evaluation import encode
+    from vae_tutorial.generation import principal_directions, traverse
+
+    model = VAE(latent_dim=6)
+    images = np.random.default_rng(0).random((8, 64, 64, 3)).astype("float32")
+    directions = principal_directions(model, images, n=3)
+    mu = encode(model, images)[0][2]
+    values = [-2.0, 0.0, 2.0]
+    pictures = traverse(model, directions, 1, values, start=mu)
+    expected = model.decoder(mu + np.outer(values, directions.sds[1] * directions.directions[1]))
+    assert pictures.shape == (3, 64, 64, 3) and np.allclose(pictures, expected, atol=1e-5)
+    np.testing.assert_allclose(pictures[1], reconstruct(model, images[2:3])[0], atol=1e-5)  # 0: the image's code
+    def codes(z, training=False):  # a "decoder" that returns its codes: which z were decoded
+        return z
+
+    step = directions.sds[1] * directions.directions[1]
+    np.testing.assert_allclose(traverse(codes, directions, 1, values, start=mu), mu + np.outer(values, step),
+                               atol=1e-5)
+    np.testing.assert_allclose(traverse(codes, directions, 1, values), directions.mean + np.outer(values, step),
+                               atol=1e-5)  # without a start: the mean code, as before
+    assert not np.allclose(mu, directions.mean, atol=1e-3)
+    with np.testing.assert_raises(ValueError):
+        traverse(model, directions, 1, values, start=np.zeros(5))

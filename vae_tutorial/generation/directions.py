@@ -108,14 +108,24 @@ def _decode(model_or_decoder, z) -> np.ndarray:
     return np.asarray(decoder(np.asarray(z, "float32"), training=False))
 
 
-def traverse(model_or_decoder, directions: LatentDirections, index: int, values) -> np.ndarray:
-    """Decode the mean code moved along direction ``index`` by each of ``values`` (in standard deviations):
-    (len(values), H, W, 3). Every other slider stays at 0."""
+def traverse(model_or_decoder, directions: LatentDirections, index: int, values, start=None) -> np.ndarray:
+    """Decode a code moved along direction ``index`` by each of ``values`` (in standard deviations):
+    (len(values), H, W, 3).
+
+    ``start`` is the code to move, shape (latent_dim,): by default the mean code (every other slider at 0);
+    an encoded image's ``mu`` starts from a real code, so the value 0 decodes to that image's reconstruction."""
     if not 0 <= index < len(directions):
         raise ValueError(f"Argument `index` must be in [0, {len(directions)}). Received: index={index}")
-    s = np.zeros((len(values), len(directions)), "float32")
-    s[:, index] = values
-    return _decode(model_or_decoder, directions.point(s))
+    if start is None:
+        s = np.zeros((len(values), len(directions)), "float32")
+        s[:, index] = values
+        return _decode(model_or_decoder, directions.point(s))
+    start = np.asarray(start, "float32")
+    if start.shape != directions.mean.shape:
+        raise ValueError(f"Argument `start` must be one code, shape {directions.mean.shape}. "
+                         f"Received: start.shape={start.shape}")
+    steps = np.asarray(values, "float32")[:, None] * directions.sds[index] * directions.directions[index]
+    return _decode(model_or_decoder, start + steps)
 
 
 def slider_effects(model_or_decoder, directions: LatentDirections, limit: float = 3.0) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 from keras import layers
 
 from vae_tutorial.course.exercises.common import IMAGE_SHAPE, SEED, _call, _fmt, _name, _not_attempted, _numpy, _passed
-from vae_tutorial.course.verdicts import recorded
+from vae_tutorial.course.verdicts import Mistake, recorded
 
 PROBE_LATENT_DIM = 4
 
@@ -27,10 +27,10 @@ def _codes_of(images, kernel):
     return np.linalg.lstsq(kernel[:, :256].T, np.log(p / (1 - p)).T, rcond=None)[0].T
 
 
-def _images(fn, got, count):
+def _images(fn, got, count, hint):
     images = _numpy(got)
     if images.shape != (count, *IMAGE_SHAPE):
-        raise AssertionError(f"{_name(fn)} returned shape {images.shape}: expected {(count, *IMAGE_SHAPE)}")
+        raise Mistake(f"{_name(fn)} returned shape {images.shape}: expected {(count, *IMAGE_SHAPE)}", hint=hint)
     return images
 
 
@@ -42,19 +42,27 @@ def check_generate(fn):
     got = _call(fn, decoder, 500, 1)
     if _not_attempted(fn, got):
         return
-    images = _images(fn, got, 500)
+    one_each = "one image per code, and n codes: an array of codes (n, latent_dim), decoded at once"
+    images = _images(fn, got, 500, one_each)
     codes = _codes_of(images, kernel)
     if np.allclose(codes, codes[0], atol=1e-3):
-        raise AssertionError("all the images are the same: draw one z per image, shape (n, latent_dim)")
-    few = _images(fn, _call(fn, decoder, 4, 1), 4)
-    if not np.allclose(_images(fn, _call(fn, decoder, 4, 1), 4), few):
-        raise AssertionError("two calls with seed=1 gave different images: pass the seed to the random draw")
-    if np.allclose(_images(fn, _call(fn, decoder, 4, 2), 4), few):
-        raise AssertionError("seed=1 and seed=2 gave the same images: pass the seed to the random draw")
+        raise Mistake("all the images are the same: they were decoded from one code", hint=one_each)
+    seeded = ("give the seed to the random draw itself, e.g. keras.random.normal(..., seed=seed) or "
+              "np.random.default_rng(seed)")
+    few = _images(fn, _call(fn, decoder, 4, 1), 4, one_each)
+    if not np.allclose(_images(fn, _call(fn, decoder, 4, 1), 4, one_each), few):
+        raise Mistake("two calls with seed=1 gave different images: the draw does not depend on the seed",
+                      hint=seeded)
+    if np.allclose(_images(fn, _call(fn, decoder, 4, 2), 4, one_each), few):
+        raise Mistake("seed=1 and seed=2 gave the same images: the draw does not depend on the seed", hint=seeded)
     mean, std = codes.mean(axis=0), codes.std(axis=0)
-    if np.any(np.abs(mean) > 0.2) or np.any(np.abs(std - 1) > 0.15):
-        raise AssertionError(f"the codes decoded have mean {_fmt(mean)} and std {_fmt(std)}: draw them from the "
-                             "prior N(0, I), keras.random.normal((n, latent_dim), seed=seed)")
+    prior = ("the prior N(0, I) is the standard normal distribution in every dimension, mean 0 and standard "
+             "deviation 1: keras.random.normal((n, latent_dim), seed=seed), neither uniform nor scaled")
+    if np.any(np.abs(mean) > 0.2):
+        raise Mistake(f"the 500 codes decoded have mean {_fmt(mean)} per dimension: the prior's is 0", hint=prior)
+    if np.any(np.abs(std - 1) > 0.15):
+        raise Mistake(f"the 500 codes decoded have standard deviation {_fmt(std)} per dimension: the prior's is 1",
+                      hint=prior)
     _passed(fn, "n images decoded from z ~ N(0, I), the same for the same seed")
 
 
@@ -68,18 +76,23 @@ def check_interpolate(fn):
     got = _call(fn, decoder, z_a, z_b, 7)
     if _not_attempted(fn, got):
         return
-    images = _images(fn, got, 7)
+    images = _images(fn, got, 7, "one image per step, both ends included: steps codes, decoded at once")
     codes = _codes_of(images, kernel)
     t = np.linspace(0.0, 1.0, 7)[:, None]
     if np.allclose(codes, (1 - t) * z_a + t * z_b, atol=1e-3):
         return _passed(fn, "codes evenly spaced from z_a to z_b, both ends included")
     if np.allclose(codes[0], z_b, atol=1e-3) and np.allclose(codes[-1], z_a, atol=1e-3):
-        raise AssertionError("the images run from z_b to z_a: start at z_a")
+        raise Mistake("the images run from z_b to z_a, the wrong way round",
+                      hint="the first image is decoded from z_a and the last from z_b")
     if not np.allclose(codes[0], z_a, atol=1e-3):
-        raise AssertionError("the first image is not decoded from z_a: t runs from 0 to 1, z = (1 - t) * z_a + t * z_b")
+        raise Mistake("the first image is not decoded from z_a",
+                      hint="the walk starts at z_a itself: t runs from 0 to 1, z = (1 - t) * z_a + t * z_b")
     if not np.allclose(codes[-1], z_b, atol=1e-3):
-        raise AssertionError("the last image is not decoded from z_b: include both ends, np.linspace(0, 1, steps)")
+        raise Mistake("the last image is not decoded from z_b",
+                      hint="both ends are included, so the last t is 1: np.linspace(0, 1, steps)")
     ends = _numpy(decoder(np.stack([z_a, z_b])))
     if np.allclose(images, (1 - t[:, :, None, None]) * ends[0] + t[:, :, None, None] * ends[1], atol=1e-4):
-        raise AssertionError("the images are blends of two images' pixels: interpolate the codes, then decode them")
-    raise AssertionError("the codes decoded are not evenly spaced on the line from z_a to z_b")
+        raise Mistake("the images are blends of the two end images' pixels, not pictures the decoder drew",
+                      hint="mix the codes, then decode each mixed code")
+    raise Mistake("the codes decoded are not evenly spaced on the line from z_a to z_b",
+                  hint="steps values of t from 0 to 1 with equal gaps, z = (1 - t) * z_a + t * z_b")

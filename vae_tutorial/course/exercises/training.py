@@ -17,7 +17,6 @@ from vae_tutorial.course.exercises.common import (
     _numpy,
     _passed,
     _same,
-    _which,
 )
 from vae_tutorial.course.verdicts import Mistake, recorded
 from vae_tutorial.losses import vae_loss
@@ -44,28 +43,40 @@ def check_adam_update(fn):
         if _not_attempted(fn, got):
             return
         if not isinstance(got, (list, tuple)) or len(got) != 3:
-            raise AssertionError("return three values, (w, m, v): the new weights and moments")
+            raise Mistake(f"{_name(fn)} must return three values, the new (w, m, v). It returned one "
+                          f"{type(got).__name__}", hint="return the new weights and both new moments: return w, m, v")
         new_w, new_m, new_v = (_numpy(value) for value in got)
         expected_w, expected_m, expected_v = _adam_reference(w, g, m, v, t, *hyper)
         if not _same(new_m, expected_m):
-            raise AssertionError(f"at t={t}, m is not beta_1 * m + (1 - beta_1) * g")
+            raise Mistake(f"at t={t}, the new first moment m is wrong",
+                          hint="m is a running mean of the gradient: m = beta_1 * m + (1 - beta_1) * g")
         if not _same(new_v, expected_v):
-            hint = "v uses g where g² belongs" if _same(new_v, 0.999 * v + 0.001 * g) else ""
-            raise AssertionError(hint or f"at t={t}, v is not beta_2 * v + (1 - beta_2) * g²")
+            squared = "v = beta_2 * v + (1 - beta_2) * g**2, a running mean of the squared gradient"
+            if _same(new_v, 0.999 * v + 0.001 * g):
+                raise Mistake("the second moment v averages the gradient itself, not its square", hint=squared)
+            raise Mistake(f"at t={t}, the new second moment v is wrong", hint=squared)
         if _same(new_w, expected_w):
             continue
         lr, beta_1, beta_2, epsilon = hyper
-        hint = _which(new_w, [
-            ("the step goes uphill: w - learning_rate * m_hat / (sqrt(v_hat) + epsilon), a minus",
-             2 * w - expected_w),
-            ("no bias correction: m_hat = m / (1 - beta_1**t), v_hat = v / (1 - beta_2**t)",
+        step = "w - learning_rate * m_hat / (sqrt(v_hat) + epsilon)"
+        mistakes = [
+            ("the step goes uphill: it moves the weights along the gradient, where the loss grows",
+             f"step against the gradient: {step}", 2 * w - expected_w),
+            (f"at t={t}, the step uses m and v as they are: the bias correction is missing",
+             "m_hat = m / (1 - beta_1**t), v_hat = v / (1 - beta_2**t), and the step uses m_hat and v_hat",
              w - lr * expected_m / (np.sqrt(expected_v) + epsilon)),
-            ("no square root: divide by sqrt(v_hat) + epsilon",
+            ("the step divides by v_hat without its square root, so its size depends on the gradient's scale",
+             f"{step}: the square root turns a mean of squares back into the gradient's scale",
              w - lr * (expected_m / (1 - beta_1**t)) / (expected_v / (1 - beta_2**t) + epsilon)),
-            ("the weights' step uses the old moments: update m and v first",
+            ("the weights' step uses the old moments, those from before this gradient",
+             "update m and v first, then take the step with the new ones",
              w - lr * (m / (1 - beta_1**t)) / (np.sqrt(v / (1 - beta_2**t)) + epsilon)),
-        ])
-        raise AssertionError(hint or f"at t={t}, w is {_fmt(new_w)}, expected {_fmt(expected_w)}")
+        ]
+        found = next(((message, hint) for message, hint, value in mistakes if _same(new_w, value)), None)
+        if found:
+            raise Mistake(found[0], hint=found[1])
+        raise Mistake(f"at t={t}, the new w is {_fmt(new_w)}, expected {_fmt(expected_w)}",
+                      hint=f"the bias-corrected moments, then the step {step}")
     _passed(fn, "m, v, their bias correction and the step")
 
 
@@ -126,37 +137,47 @@ def check_train_step(fn):
     if not any(changed):
         if _not_attempted(fn, loss):
             return
-        raise AssertionError("the weights did not change: apply the gradients, "
-                             "optimizer.apply_gradients(zip(gradients, model.trainable_weights))")
+        raise Mistake("the weights did not change: the step computes the loss but never updates the model",
+                      hint="apply the gradients with the optimizer given: "
+                           "optimizer.apply_gradients(zip(gradients, model.trainable_weights))")
     in_encoder = [any(w is e for e in model.encoder.trainable_weights) for w in model.trainable_weights]
     for part, inside in (("encoder", True), ("decoder", False)):
         if not any(c for c, e in zip(changed, in_encoder) if e == inside):
-            raise AssertionError(f"the {part}'s weights did not change: take the gradients of all the weights, "
-                                 "model.trainable_weights")
+            raise Mistake(f"the {part}'s weights did not change: the step trains only part of the model",
+                          hint="take the gradients of all the weights, model.trainable_weights, and apply them all")
     step, expected = np.concatenate([s.ravel() for s in step]), np.concatenate([e.ravel() for e in expected])
     cosine = step @ expected / (np.linalg.norm(step) * np.linalg.norm(expected))
     if cosine < -0.5:
-        raise AssertionError("the weights moved uphill: minimise the loss (no minus sign on the loss or on the "
-                             "gradients)")
+        raise Mistake("the weights moved uphill: the step makes the loss larger",
+                      hint="no minus sign on the loss or on the gradients: apply_gradients already steps against "
+                           "them")
     if loss is None:
-        raise AssertionError(f"{_name(fn)} returns None: return the loss")
+        raise Mistake(f"{_name(fn)} updates the weights but returns None; the step must return the loss",
+                      hint="return the loss computed inside the tape, before the update")
     got = _numpy(loss)
     if got.shape != ():
-        raise AssertionError(f"the loss returned has shape {got.shape}: return its batch mean, a scalar")
+        raise Mistake(f"the loss returned has shape {got.shape}: expected a scalar, one number for the batch",
+                      hint="the loss is the batch mean of the per-image losses: ops.mean(...)")
     if not np.isclose(got, losses["loss"], rtol=1e-3):
-        hint = _which(got, [
-            ("the loss has no KL term: loss = reconstruction + KL", losses["reconstruction_loss"]),
-            ("the loss has no reconstruction term: loss = reconstruction + KL", losses["kl_loss"]),
-            ("the reconstruction term is a per-pixel mean: sum over height, width and channels",
+        both = "loss = ops.mean(reconstruction_loss(x, x_hat) + kl_divergence(mu, log_var)), reconstruction + KL"
+        mistakes = [
+            ("the loss has no KL term", both, losses["reconstruction_loss"]),
+            ("the loss has no reconstruction term", both, losses["kl_loss"]),
+            ("the reconstruction term is a per-pixel mean",
+             "sum the squared error over height, width and channels, as reconstruction_loss does",
              losses["reconstruction_loss"] / (8 * 8 * 3) + losses["kl_loss"]),
-            ("the loss is summed over the batch: take its mean", len(x) * losses["loss"]),
-        ])
-        raise AssertionError(hint or f"the loss returned is {float(got):.4g}, expected {losses['loss']:.4g} "
-                                     "(reconstruction + KL, batch mean, before the update)")
+            ("the loss is summed over the batch", "take the batch mean of the per-image losses",
+             len(x) * losses["loss"]),
+        ]
+        found = next(((message, hint) for message, hint, value in mistakes if _same(got, value)), None)
+        if found:
+            raise Mistake(found[0], hint=found[1])
+        raise Mistake(f"the loss returned is {float(got):.4g}, expected {losses['loss']:.4g}",
+                      hint="reconstruction + KL, the batch mean, computed before the update")
     ratio = np.linalg.norm(step) / np.linalg.norm(expected)
     if cosine < 0.9 or not 0.5 < ratio < 2:
-        raise AssertionError("the weights' change is not one Adam step on the loss: apply the optimizer given, "
-                             "once, to the gradients of the loss")
+        raise Mistake("the weights' change is not one step of the optimizer given on the loss",
+                      hint="call optimizer.apply_gradients once, with the gradients of the loss")
     _passed(fn, "one Adam step on the VAE loss, returning the loss")
 
 

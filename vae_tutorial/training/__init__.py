@@ -13,5 +13,5 @@ from vae_tutorial.training.runs import (TMP_MARK, OUTPUTS, CONFIG_KEYS, CONFIG_D
                                         RunFolderError, replace_atomically, remove_temporary_files,
                                         AtomicCheckpoint, repair_backup, resume_epoch, trim_history,
                                         history_epochs, write_config, clear, run_state)
-from vae_tutorial.training.trainer import (DEFAULTS, epochs_from_env, build_vae, training_callbacks, train,
-                                           report_loss_scale, load_or_train)
+from vae_tutorial.training.trainer import (epochs_from_env, build_vae, training_callbacks, train,
+                                           report_loss_scale)

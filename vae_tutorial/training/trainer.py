@@ -28,6 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vae_tutorial import config
 from vae_tutorial.prior import fixed_latents
 from vae_tutorial.training.distribute import make_strategy, vae_class
 from vae_tutorial.training.callbacks import CollapseWatch, SampleGrid, StopOnDivergence, Throughput
@@ -39,10 +40,7 @@ from vae_tutorial.training.runs import (
     trim_history,
 )
 
-DEFAULTS = {"latent_dim": 512, "batch_size": 64, "epochs": 50, "learning_rate": 1e-3, "image_size": 64, "seed": 0}
-
-
-def epochs_from_env(default: int = DEFAULTS["epochs"]) -> int:
+def epochs_from_env(default: int = config.EPOCHS) -> int:
     """The epoch count from ``$VAE_TUTORIAL_EPOCHS`` (used to shorten notebook runs), else ``default``."""
     value = os.environ.get("VAE_TUTORIAL_EPOCHS", "").strip()
     if not value:
@@ -53,15 +51,15 @@ def epochs_from_env(default: int = DEFAULTS["epochs"]) -> int:
 
 
 def build_vae(
-    latent_dim: int = DEFAULTS["latent_dim"],
-    learning_rate: float = DEFAULTS["learning_rate"],
-    image_size: int = DEFAULTS["image_size"],
-    seed: int | None = DEFAULTS["seed"],
-    reconstruction_reduction: str = "sum",
-    decoder_variance: str = "fixed",
-    beta: float = 1.0,
+    latent_dim: int = config.LATENT_DIM,
+    learning_rate: float = config.LEARNING_RATE,
+    image_size: int = config.IMAGE_SIZE,
+    seed: int | None = config.SEED,
+    reconstruction_reduction: str = config.REDUCTION,
+    decoder_variance: str = config.DECODER_VARIANCE,
+    beta: float = config.BETA,
     fast: bool = True,
-    precision: str = "auto",
+    precision: str = config.PRECISION,
     steps_per_execution: int = 1,
     jit_compile: bool | str = False,
     strategy=None,
@@ -101,7 +99,8 @@ def build_vae(
     return model
 
 
-def training_callbacks(out_dir, latent_dim, images_per_epoch, seed=0, n_samples=32, watched=None, hint=""):
+def training_callbacks(out_dir, latent_dim, images_per_epoch, seed=config.SEED, n_samples=32, watched=None,
+                       hint=""):
     """The callbacks ``train`` uses, writing into ``out_dir``; ``watched``: images for :class:`CollapseWatch`."""
     out_dir = Path(out_dir)
     return [
@@ -116,8 +115,8 @@ def training_callbacks(out_dir, latent_dim, images_per_epoch, seed=0, n_samples=
     ]
 
 
-def train(model, train_data, validation_data=None, epochs=DEFAULTS["epochs"], out_dir="runs/vae",
-          images_per_epoch=None, seed=0, verbose="auto", extra_callbacks=()):
+def train(model, train_data, validation_data=None, epochs=config.EPOCHS, out_dir="runs/vae",
+          images_per_epoch=None, seed=config.SEED, verbose="auto", extra_callbacks=()):
     """``model.fit`` with the callbacks above; returns the Keras ``History``.
 
     Resumes from ``out_dir/backup`` when a previous run there was interrupted; otherwise starts a
@@ -178,22 +177,3 @@ def report_loss_scale(model, data, out_dir, n=512, verbose=True, collapsed_epoch
         print(f"Loss terms {describe(numbers)}")
     return numbers
 
-
-def load_or_train(model_path, data_dir, epochs, out_dir, latent_dim=DEFAULTS["latent_dim"], group_of=None, seed=0):
-    """The VAE saved at ``model_path`` if there is one; otherwise train one on ``data_dir`` into ``out_dir``.
-
-    Prints which of the two it did, so a notebook's output says where its model came from.
-    """
-    from vae_tutorial.data.pipeline import load_dataset
-    from vae_tutorial.model import load_vae
-
-    model_path = Path(model_path)
-    if model_path.is_file():
-        print(f"Loaded the trained model {model_path}")
-        return load_vae(model_path)
-    print(f"No trained model at {model_path}: training a new one for {epochs} epochs into {out_dir}")
-    keras.utils.set_random_seed(seed)
-    train_ds, val_ds = load_dataset(data_dir, validation_split=0.1, seed=seed, group_of=group_of, progress=False)
-    model = build_vae(latent_dim=latent_dim, seed=seed)
-    train(model, train_ds, val_ds, epochs=epochs, out_dir=out_dir, seed=seed, verbose=0)
-    return model

@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "per image and bits per dimension, the importance-weighted (IWAE) bound on "
                                    "-log p(x), per-pixel MSE and active units. Held out: the validation split "
                                    "of the run's config.json when --data is what the run trained on (without "
-                                   "one, train's defaults: split 0.1, seed 0), else every image of --data.")
+                                   f"one, train's defaults: split {c.VALIDATION_SPLIT}, seed {c.SEED}), else every "
+                                   "image of --data.")
     evaluate.add_argument("--model", type=Path, default=Path("runs/emoji/model.keras"),
                           help="a model.keras written by train (default runs/emoji/model.keras)")
     evaluate.add_argument("--data", default="emoji", help="'emoji' (default), 'shapes', or a folder of images")

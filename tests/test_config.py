@@ -69,3 +69,13 @@ def test_the_evaluation_decoder_variance_is_the_model_rule(mode):
     rule = model.decoder_log_variance(images, x_hat)
     expected = math.log(0.5) if rule is None else float(rule)
     assert decoder_log_variance(model, images, seed=3) == pytest.approx(expected, abs=1e-5)
+
+
+def test_the_shown_signatures_keep_the_defaults_of_config():
+    """``make_pipeline``, ``training_callbacks`` and ``train``, whose source notebooks 1 and 5 show, keep literals."""
+    from vae_tutorial.data.pipeline import make_pipeline
+    from vae_tutorial.training.trainer import DEFAULTS, train, training_callbacks
+
+    assert (defaults(make_pipeline)["batch_size"], defaults(make_pipeline)["seed"]) == (config.BATCH_SIZE, config.SEED)
+    assert defaults(training_callbacks)["seed"] == defaults(train)["seed"] == config.SEED
+    assert defaults(train)["epochs"] == DEFAULTS["epochs"] == config.EPOCHS

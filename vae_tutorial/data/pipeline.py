@@ -12,14 +12,13 @@ import numpy as np
 
 import vae_tutorial.data.cache as image_cache
 from vae_tutorial.data.folders import find_images
-from vae_tutorial import config
 from vae_tutorial.data.images import IMAGE_SIZE, decode_image, preprocess_image
 
 
 def split_paths(
     paths: Sequence[Path],
     validation_split: float,
-    seed: int = config.SEED,
+    seed: int = 0,
     group_of: Callable[[Path], Hashable] | None = None,
 ) -> tuple[list[Path], list[Path]]:
     """Split paths into training and validation by group, so no group straddles the split.
@@ -46,9 +45,9 @@ def split_paths(
 
 def make_pipeline(
     paths: Sequence[Path],
-    batch_size: int = config.BATCH_SIZE,
+    batch_size: int = 64,
     shuffle: bool = True,
-    seed: int = config.SEED,
+    seed: int = 0,
     image_size: int = IMAGE_SIZE,
     drop_remainder: bool = False,
 ):
@@ -108,9 +107,9 @@ def read_images(paths: Sequence[Path], image_size: int = IMAGE_SIZE) -> np.ndarr
 
 def load_dataset(
     directory: str | os.PathLike,
-    batch_size: int = config.BATCH_SIZE,
+    batch_size: int = 64,
     shuffle: bool = True,
-    seed: int = config.SEED,
+    seed: int = 0,
     validation_split: float | None = None,
     image_size: int = IMAGE_SIZE,
     group_of: Callable[[Path], Hashable] | None = None,

@@ -40,7 +40,12 @@ from vae_tutorial.training.runs import (
     trim_history,
 )
 
-def epochs_from_env(default: int = config.EPOCHS) -> int:
+# From config; this name stays because notebook 5 shows train's source with it.
+DEFAULTS = {"latent_dim": config.LATENT_DIM, "batch_size": config.BATCH_SIZE, "epochs": config.EPOCHS,
+            "learning_rate": config.LEARNING_RATE, "image_size": config.IMAGE_SIZE, "seed": config.SEED}
+
+
+def epochs_from_env(default: int = DEFAULTS["epochs"]) -> int:
     """The epoch count from ``$VAE_TUTORIAL_EPOCHS`` (used to shorten notebook runs), else ``default``."""
     value = os.environ.get("VAE_TUTORIAL_EPOCHS", "").strip()
     if not value:
@@ -51,10 +56,10 @@ def epochs_from_env(default: int = config.EPOCHS) -> int:
 
 
 def build_vae(
-    latent_dim: int = config.LATENT_DIM,
-    learning_rate: float = config.LEARNING_RATE,
-    image_size: int = config.IMAGE_SIZE,
-    seed: int | None = config.SEED,
+    latent_dim: int = DEFAULTS["latent_dim"],
+    learning_rate: float = DEFAULTS["learning_rate"],
+    image_size: int = DEFAULTS["image_size"],
+    seed: int | None = DEFAULTS["seed"],
     reconstruction_reduction: str = config.REDUCTION,
     decoder_variance: str = config.DECODER_VARIANCE,
     beta: float = config.BETA,
@@ -99,8 +104,7 @@ def build_vae(
     return model
 
 
-def training_callbacks(out_dir, latent_dim, images_per_epoch, seed=config.SEED, n_samples=32, watched=None,
-                       hint=""):
+def training_callbacks(out_dir, latent_dim, images_per_epoch, seed=0, n_samples=32, watched=None, hint=""):
     """The callbacks ``train`` uses, writing into ``out_dir``; ``watched``: images for :class:`CollapseWatch`."""
     out_dir = Path(out_dir)
     return [
@@ -115,8 +119,8 @@ def training_callbacks(out_dir, latent_dim, images_per_epoch, seed=config.SEED, 
     ]
 
 
-def train(model, train_data, validation_data=None, epochs=config.EPOCHS, out_dir="runs/vae",
-          images_per_epoch=None, seed=config.SEED, verbose="auto", extra_callbacks=()):
+def train(model, train_data, validation_data=None, epochs=DEFAULTS["epochs"], out_dir="runs/vae",
+          images_per_epoch=None, seed=0, verbose="auto", extra_callbacks=()):
     """``model.fit`` with the callbacks above; returns the Keras ``History``.
 
     Resumes from ``out_dir/backup`` when a previous run there was interrupted; otherwise starts a

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import keras
 
-from vae_tutorial import cli, training
+from vae_tutorial import cli
 from vae_tutorial.data import folders
-from vae_tutorial.training import runs
+from vae_tutorial.training import runs, trainer
 from vae_tutorial.model import VAE
 
 point, count, signame = sys.argv[1].split(":")
@@ -57,8 +57,8 @@ def replace_atomically(write, path, original=runs.replace_atomically):
 
 
 folders._read_image = after(folders._read_image, "image")
-callbacks = training.training_callbacks
-training.training_callbacks = lambda *args, **kwargs: [BatchPoint(), *callbacks(*args, **kwargs)]
+callbacks = trainer.training_callbacks  # what train calls
+trainer.training_callbacks = lambda *args, **kwargs: [BatchPoint(), *callbacks(*args, **kwargs)]
 runs.replace_atomically = replace_atomically
 VAE.save_weights = after(VAE.save_weights, "backup")
 sys.exit(cli.main(sys.argv[2:]))

@@ -15,6 +15,7 @@ LAYERS = [
     {"plots"},                                     # every figure
     {"training"},                                  # fit, callbacks, run folders, tf.distribute
     {"generation"},                                # new images from a trained model
+    {"commands"},                                  # what each command of the command line computes
     {"course", "cli", "__main__"},                 # the course's helpers and the command line
 ]
 

@@ -139,7 +139,7 @@ def test_train_with_the_defaults_ends_with_the_codes_in_use_on_simple_images(tmp
 
 
 def test_validation_terms_are_named_for_each_decoder_variance():
-    from vae_tutorial.cli import _validation_summary
+    from vae_tutorial.commands.train import validation_summary as _validation_summary
 
     last = {"val_reconstruction_loss": 303.58, "val_kl_loss": 55.2}
     assert _validation_summary(last, "fixed") == ("validation, last epoch, one z ~ q(z|x) per image: reconstruction "

@@ -175,7 +175,7 @@ def test_a_finished_run_started_again_ends_at_once_on_every_worker(tmp_path):
 def test_a_worker_without_a_usable_image_stops_every_worker_with_one_line(tmp_path):
     from vae_tutorial.data import list_images, split_paths
     from vae_tutorial.data import make_shapes
-    from vae_tutorial.training import worker_share
+    from vae_tutorial.training.distribute import worker_share
 
     folder = make_shapes(tmp_path / "shapes", n=64, seed=1)
     train_files, val_files = split_paths(list_images(folder)[0], 0.125, 0)  # as the workers split the folder

@@ -140,7 +140,7 @@ def test_a_killed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        training.replace_atomically(write_then_die, target)
+        runs.replace_atomically(write_then_die, target)
     assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["samples.png"]
 
 
@@ -150,7 +150,7 @@ def test_stale_temporary_files_are_removed_when_training_starts(tmp_path):
     for path in stale:
         path.write_bytes(b"half")
     (tmp_path / "keep.txt").write_text("x")
-    assert sorted(training.remove_temporary_files(tmp_path)) == sorted(stale)
+    assert sorted(runs.remove_temporary_files(tmp_path)) == sorted(stale)
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["keep.txt"]
 
 

@@ -58,20 +58,6 @@ def test_train_writes_every_output_and_resumes(shapes_folder, tmp_path):
     assert list((out / "logs" / "validation").glob("events.out.tfevents.*"))
 
 
-def test_load_or_train_trains_when_missing_and_loads_when_present(shapes_folder, tmp_path, capsys):
-    from vae_tutorial.training import load_or_train
-
-    out = tmp_path / "run"
-    trained = load_or_train(out / "model.keras", shapes_folder, epochs=1, out_dir=out, latent_dim=4)
-    assert "training a new one for 1 epochs" in capsys.readouterr().out
-    assert (out / "model.keras").is_file() and trained.latent_dim == 4
-    loaded = load_or_train(out / "model.keras", shapes_folder, epochs=1, out_dir=tmp_path / "unused", latent_dim=4)
-    assert "Loaded the trained model" in capsys.readouterr().out
-    assert not (tmp_path / "unused").exists()
-    for saved, trained_weights in zip(loaded.get_weights(), trained.get_weights(), strict=True):
-        np.testing.assert_array_equal(saved, trained_weights)
-
-
 class StopAfterEpoch(keras.callbacks.Callback):
     """Interrupts training once epoch ``epochs`` has ended (after train's own callbacks)."""
 

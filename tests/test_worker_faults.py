@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from vae_tutorial.training import runs
-from vae_tutorial.training import lost_worker
+from vae_tutorial.training.distribute import lost_worker
 from vae_tutorial.quiet import runtime_log_held
 
 # TensorFlow 2.21's messages on 127.0.0.1 (shortened): worker 1 killed, seen by worker 0; worker 0 killed, and

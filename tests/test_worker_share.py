@@ -3,7 +3,7 @@
 import pytest
 import tensorflow as tf
 
-from vae_tutorial.training import per_worker_pipeline, worker_share
+from vae_tutorial.training.distribute import per_worker_pipeline, worker_share
 
 
 def recording_pipeline(seen):

@@ -15,7 +15,7 @@ import numpy as np
 import PIL
 from PIL import Image, ImageOps
 
-IMAGE_SIZE = 64
+from vae_tutorial.config import IMAGE_SIZE
 
 
 IMAGE_EXTENSIONS = frozenset(

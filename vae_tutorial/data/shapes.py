@@ -12,6 +12,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from vae_tutorial import config
+from vae_tutorial.config import IMAGE_SIZE
+
 SHAPES = ("circle", "square", "triangle", "star")
 
 
@@ -26,7 +29,7 @@ def _polygon(shape: str, cx: float, cy: float, radius: float, angle: float) -> l
 
 
 def draw_shape(shape: str, scale: float, rotation: float, x: float, y: float,
-               colour: tuple[int, int, int], image_size: int = 64, supersample: int = 4) -> Image.Image:
+               colour: tuple[int, int, int], image_size: int = IMAGE_SIZE, supersample: int = 4) -> Image.Image:
     """One RGB image of one shape on white.
 
     ``scale`` is the shape's radius as a fraction of the image size, ``rotation`` is in
@@ -69,7 +72,8 @@ def shape_factors(n: int, seed: int = 0) -> list[dict]:
     return rows
 
 
-def make_shapes(directory: str | os.PathLike, n: int = 2000, seed: int = 0, image_size: int = 64) -> Path:
+def make_shapes(directory: str | os.PathLike, n: int = config.SHAPES, seed: int = config.SEED,
+                image_size: int = IMAGE_SIZE) -> Path:
     """Write ``n`` shape PNGs to ``directory/images/`` and their factors to ``directory/factors.csv``.
 
     Returns the images folder. Same seed, same files; a folder already made with the

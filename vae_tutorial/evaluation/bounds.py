@@ -34,6 +34,7 @@ import math
 import numpy as np
 
 from vae_tutorial.evaluation.latent_statistics import active_units, kl_per_dimension
+from vae_tutorial.losses import gaussian_nll
 
 FIXED_VARIANCE = 0.5  # the decoder variance that summing squared errors implies
 
@@ -57,12 +58,10 @@ def decoder_log_variance(model, data=None, seed: int = 0) -> float:
         ValueError: for ``"optimal"`` without ``data``, or a ``decoder_variance`` this version cannot read.
     """
     mode = getattr(model, "decoder_variance", "fixed")
-    if mode == "fixed":
+    if mode == "fixed":  # the model's rule says None: the summed squared error, σ² = ½
         return math.log(FIXED_VARIANCE)
-    from vae_tutorial.model import LOG_VAR_MAX, LOG_VAR_MIN
-
     if mode == "learned":
-        return float(np.clip(float(model.decoder_log_var), LOG_VAR_MIN, LOG_VAR_MAX))
+        return float(model.decoder_log_variance(None, None))  # the rule needs no images
     if mode != "optimal":
         raise ValueError(f"Argument `model` must have decoder_variance 'fixed', 'learned' or 'optimal'. "
                          f"Received: decoder_variance={mode!r}")
@@ -70,26 +69,26 @@ def decoder_log_variance(model, data=None, seed: int = 0) -> float:
         raise ValueError("Argument `data` must be given for a model with decoder_variance='optimal': "
                          "its σ² is the mean squared error of the images evaluated")
     rng = np.random.default_rng(seed)
-    squared_error, values = 0.0, 0
+    rms = []  # each image's root mean squared error per value
     for images in _image_batches(data, model.image_size):
         mu, log_var = (np.asarray(t, np.float64) for t in model.encode(images))
         z = mu + np.exp(0.5 * log_var) * rng.standard_normal(mu.shape)
         x_hat = np.asarray(model.decoder(z.astype("float32"), training=False), np.float64)
-        squared_error += float(np.sum(np.square(images - x_hat)))
-        values += images.size
-    return float(np.clip(math.log(squared_error / values), LOG_VAR_MIN, LOG_VAR_MAX))
+        rms.append(np.sqrt(np.mean(np.square(images - x_hat), axis=(1, 2, 3))))
+    # The model's rule on the whole data at once, in float64: every image has as many values, so the mean square
+    # of the images' RMS errors, as (N, 1, 1, 1) arrays against zeros, is the MSE per value of all the images.
+    rms = np.concatenate(rms)[:, None, None, None]
+    return float(model.decoder_log_variance(rms, np.zeros_like(rms)))
 
 
 def gaussian_log_likelihood(x, x_hat, log_variance: float) -> np.ndarray:
-    """log N(x; x̂, σ² I) summed over each image's values, with the normalising constant.
+    """log N(x; x̂, σ² I) summed over each image's values, with the normalising constant: (N,) float64.
 
-    ``x`` and ``x_hat`` (..., H, W, C) broadcast against each other; the result has their
-    broadcast leading shape, in float64.
+    ``x`` and ``x_hat``: images (N, H, W, C). The loss's :func:`~vae_tutorial.losses.gaussian_nll`, negated,
+    computed in float64.
     """
     x, x_hat = np.asarray(x, np.float64), np.asarray(x_hat, np.float64)
-    dims = x.shape[-3] * x.shape[-2] * x.shape[-1]
-    squared_error = np.sum(np.square(x - x_hat), axis=(-3, -2, -1))
-    return -0.5 * dims * (LOG_2PI + log_variance) - squared_error / (2.0 * math.exp(log_variance))
+    return -np.asarray(gaussian_nll(x, x_hat, np.float64(log_variance)))
 
 
 def log_importance_weights(model, images, noise, log_variance: float,

@@ -7,12 +7,15 @@
   varies over the data, ``Var_x(E[z_j | x]) > 0.01``. An inactive dimension has the same ``mu``
   for every image, so the decoder cannot learn anything from it.
 
-NumPy only, in float64: the evaluation, the loss-terms report and the notebooks' analysis use these.
+In float64 (the KL is the loss's own formula): the evaluation, the loss-terms report and the notebooks' analysis
+use these.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from vae_tutorial.losses import kl_divergence
 
 
 ACTIVE_THRESHOLD = 0.01
@@ -21,11 +24,12 @@ ACTIVE_THRESHOLD = 0.01
 def kl_per_dimension(mu, log_var) -> np.ndarray:
     """KL(q(z_j | x) || N(0, 1)) for each latent dimension j, averaged over the images: (latent_dim,).
 
-    Its sum is the KL term of the loss (averaged over the same images).
+    Its sum is the KL term of the loss (averaged over the same images): the loss's
+    :func:`~vae_tutorial.losses.kl_divergence` of each dimension as a one-dimensional Gaussian, in float64.
     """
-    mu = np.asarray(mu, dtype=np.float64)
-    log_var = np.asarray(log_var, dtype=np.float64)
-    return (-0.5 * (1.0 + log_var - mu**2 - np.exp(log_var))).mean(axis=0)
+    mu = np.asarray(mu, dtype=np.float64)[..., None]
+    log_var = np.asarray(log_var, dtype=np.float64)[..., None]
+    return np.asarray(kl_divergence(mu, log_var)).mean(axis=0)
 
 
 def active_dimensions(mu, threshold: float = ACTIVE_THRESHOLD) -> np.ndarray:

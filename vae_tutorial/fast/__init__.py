@@ -14,11 +14,12 @@ float32 model (see :func:`vae_tutorial.model.load_vae`).
 
 import keras
 
+from vae_tutorial.config import PRECISIONS
 from vae_tutorial.fast.adam import FusedAdam
-from vae_tutorial.fast.precision import PRECISIONS, default_precision, has_bfloat16_units
+from vae_tutorial.fast.precision import default_precision, has_bfloat16_units
 from vae_tutorial.fast.subpixel import SubPixelConv2DTranspose
 
-__all__ = ["FusedAdam", "SubPixelConv2DTranspose", "PRECISIONS", "default_precision", "has_bfloat16_units",
+__all__ = ["FusedAdam", "SubPixelConv2DTranspose", "default_precision", "has_bfloat16_units",
            "fast_parts"]
 
 FLOAT32_OUTPUTS = ("mu", "log_var", "sigmoid")  # layers whose outputs stay float32 under mixed precision

@@ -2,8 +2,6 @@
 
 from pathlib import Path
 
-PRECISIONS = ("auto", "float32", "mixed_bfloat16")
-
 
 def default_precision() -> str:
     """``"mixed_bfloat16"`` on a CPU with bfloat16 arithmetic units and no GPU, else ``"float32"``.

@@ -15,10 +15,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vae_tutorial.config import STRATEGIES
 from vae_tutorial.model import VAE
 from vae_tutorial.sampling import Sampling
-
-STRATEGIES = ("default", "mirrored", "multiworker")
 
 
 def make_strategy(strategy=None):

@@ -21,13 +21,16 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from vae_tutorial.config import UsageError
+
 TMP_MARK = ".tmp"  # temporary files are ".<name>.tmp<suffix>" next to their target
 BACKUP_WEIGHTS, BACKUP_METADATA = "latest.weights.h5", "training_metadata.json"  # Keras' names in backup/
 OUTPUTS = ("config.json", "model.keras", "history.csv", "samples.png", "samples_prior.png", "reconstructions.png",
            "skipped.txt", "metrics.json", "mixture.npz", "backup", "epochs", "logs", "shapes")
 CONFIG_KEYS = ("data", "shapes", "latent_dim", "batch_size", "learning_rate", "validation_split", "seed",
                "image_size", "decoder_variance", "beta")
-CONFIG_DEFAULTS = {"decoder_variance": "fixed", "beta": 1.0}  # what a config.json written before the key means
+# What a config.json written before these keys existed (before December 2026) means: such run folders exist.
+CONFIG_DEFAULTS = {"decoder_variance": "fixed", "beta": 1.0}
 
 
 class RunFolderError(ValueError):
@@ -160,9 +163,61 @@ def history_epochs(out_dir) -> list[int]:
     return [int(row.split(",", 1)[0]) for row in rows if row.split(",", 1)[0].isdigit()]
 
 
+def run_config(data: str, latent_dim: int, batch_size: int, learning_rate: float, validation_split: float,
+               seed: int, image_size: int, shapes: int | None, decoder_variance: str, beta: float) -> dict:
+    """The settings that identify a run (:data:`CONFIG_KEYS`), as ``config.json`` records them.
+
+    ``data``: ``"emoji"``, ``"shapes"`` or a folder (recorded as its absolute path); ``shapes``: the number of
+    shapes drawn, recorded for ``data="shapes"`` only. ``write_config`` adds ``epochs`` and ``finished``.
+    """
+    from vae_tutorial.data.sources import data_key
+
+    return {"data": data_key(data), "latent_dim": latent_dim, "batch_size": batch_size,
+            "learning_rate": learning_rate, "validation_split": validation_split, "seed": seed,
+            "image_size": image_size, "shapes": shapes if data == "shapes" else None,
+            "decoder_variance": decoder_variance, "beta": beta}
+
+
 def write_config(out_dir, config: dict) -> None:
     """Write ``out_dir/config.json`` atomically."""
     replace_atomically(lambda p: p.write_text(json.dumps(config, indent=2)), Path(out_dir) / "config.json")
+
+
+def read_config(out_dir) -> dict | None:
+    """The settings in ``out_dir/config.json`` as written (keys it lacks: see :data:`CONFIG_DEFAULTS`), or None
+    when there is no such file.
+
+    Raises :class:`RunFolderError` when the file is not valid JSON or does not hold a JSON object.
+    """
+    config_file = Path(out_dir) / "config.json"
+    if not config_file.is_file():
+        return None
+    try:
+        saved = json.loads(config_file.read_text())
+    except ValueError:
+        raise RunFolderError(f"{config_file} is not valid JSON") from None
+    if not isinstance(saved, dict):
+        raise RunFolderError(f"{config_file} does not hold a run's settings")
+    return saved
+
+
+def default_out(data: str) -> Path:
+    """The run folder ``vae-tutorial train --data DATA`` writes without ``--out``: ``runs/<data's name>``."""
+    from vae_tutorial.data.sources import data_name
+
+    return Path("runs") / data_name(data)
+
+
+def check_writable(out: Path) -> None:
+    """Create the folder ``out`` if need be and check that a file can be written in it, else a one-line
+    :class:`~vae_tutorial.config.UsageError`."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test.tmp"  # a kill here leaves a temporary file that training removes
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write to output folder {out}: {exc.strerror or exc}") from None
 
 
 def clear(out_dir) -> None:
@@ -180,15 +235,14 @@ def run_state(out_dir, config: dict, epochs: int, keeps_model: bool = True) -> s
     keeps only ``config.json`` once the run has finished (the chief keeps the model).
     """
     out = Path(out_dir)
-    config_file = out / "config.json"
-    if not config_file.exists():
+    try:
+        saved = read_config(out)
+    except RunFolderError as exc:
+        raise RunFolderError(f"{exc}; choose another --out or pass --overwrite") from None
+    if saved is None:
         if (out / "model.keras").exists() or (out / "history.csv").exists():
             raise RunFolderError(f"{out} holds files of another run; choose another --out or pass --overwrite")
         return "new"
-    try:
-        saved = json.loads(config_file.read_text())
-    except ValueError:
-        raise RunFolderError(f"{config_file} is not valid JSON; choose another --out or pass --overwrite") from None
     saved, config = {**CONFIG_DEFAULTS, **saved}, {**CONFIG_DEFAULTS, **config}
     different = [k for k in CONFIG_KEYS if saved.get(k) != config.get(k)]
     if different:

@@ -28,6 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vae_tutorial import config
 from vae_tutorial.prior import fixed_latents
 from vae_tutorial.training.distribute import make_strategy, vae_class
 from vae_tutorial.training.callbacks import CollapseWatch, SampleGrid, StopOnDivergence, Throughput
@@ -39,7 +40,9 @@ from vae_tutorial.training.runs import (
     trim_history,
 )
 
-DEFAULTS = {"latent_dim": 512, "batch_size": 64, "epochs": 50, "learning_rate": 1e-3, "image_size": 64, "seed": 0}
+# From config; this name stays because notebook 5 shows train's source with it.
+DEFAULTS = {"latent_dim": config.LATENT_DIM, "batch_size": config.BATCH_SIZE, "epochs": config.EPOCHS,
+            "learning_rate": config.LEARNING_RATE, "image_size": config.IMAGE_SIZE, "seed": config.SEED}
 
 
 def epochs_from_env(default: int = DEFAULTS["epochs"]) -> int:
@@ -57,11 +60,11 @@ def build_vae(
     learning_rate: float = DEFAULTS["learning_rate"],
     image_size: int = DEFAULTS["image_size"],
     seed: int | None = DEFAULTS["seed"],
-    reconstruction_reduction: str = "sum",
-    decoder_variance: str = "fixed",
-    beta: float = 1.0,
+    reconstruction_reduction: str = config.REDUCTION,
+    decoder_variance: str = config.DECODER_VARIANCE,
+    beta: float = config.BETA,
     fast: bool = True,
-    precision: str = "auto",
+    precision: str = config.PRECISION,
     steps_per_execution: int = 1,
     jit_compile: bool | str = False,
     strategy=None,
@@ -178,22 +181,3 @@ def report_loss_scale(model, data, out_dir, n=512, verbose=True, collapsed_epoch
         print(f"Loss terms {describe(numbers)}")
     return numbers
 
-
-def load_or_train(model_path, data_dir, epochs, out_dir, latent_dim=DEFAULTS["latent_dim"], group_of=None, seed=0):
-    """The VAE saved at ``model_path`` if there is one; otherwise train one on ``data_dir`` into ``out_dir``.
-
-    Prints which of the two it did, so a notebook's output says where its model came from.
-    """
-    from vae_tutorial.data.pipeline import load_dataset
-    from vae_tutorial.model import load_vae
-
-    model_path = Path(model_path)
-    if model_path.is_file():
-        print(f"Loaded the trained model {model_path}")
-        return load_vae(model_path)
-    print(f"No trained model at {model_path}: training a new one for {epochs} epochs into {out_dir}")
-    keras.utils.set_random_seed(seed)
-    train_ds, val_ds = load_dataset(data_dir, validation_split=0.1, seed=seed, group_of=group_of, progress=False)
-    model = build_vae(latent_dim=latent_dim, seed=seed)
-    train(model, train_ds, val_ds, epochs=epochs, out_dir=out_dir, seed=seed, verbose=0)
-    return model

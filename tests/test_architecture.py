@@ -9,7 +9,7 @@ TEACHING_CORE = {"encoder", "sampling", "decoder", "losses", "model"}
 LAYERS = [
     {"", "quiet", "keras_hook", "config"},        # start-up and settings
     {"data"},                                      # images in, arrays out
-    TEACHING_CORE | {"prior"},                     # the model the course teaches
+    TEACHING_CORE | {"prior", "saving"},           # the model the course teaches
     {"fast"},                                      # speed-ups of the same model
     {"evaluation"},                                # numbers about a model
     {"plots"},                                     # every figure

@@ -9,7 +9,8 @@ import tensorflow as tf
 from scipy.stats import norm
 
 from vae_tutorial.losses import LOG_PI, gaussian_nll, optimal_log_variance, reconstruction_loss, vae_loss
-from vae_tutorial.model import VAE, load_vae
+from vae_tutorial.model import VAE
+from vae_tutorial.saving import load_vae
 from vae_tutorial.training import build_vae
 
 D = 8 * 8 * 3

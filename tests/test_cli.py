@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from conftest import cli_here, make_messy_folder, run_cli
-from vae_tutorial.model import load_vae
+from vae_tutorial.saving import load_vae
 
 NOISE = re.compile(r"^([IWE]\d{4} |WARNING: All log messages|To enable the following instructions)", re.M)
 

@@ -9,7 +9,8 @@ import tensorflow as tf
 
 from vae_tutorial.fast import FusedAdam, has_bfloat16_units
 from vae_tutorial.fast.subpixel import SubPixelConv2DTranspose, _bias_gradient, _depth_to_space
-from vae_tutorial.model import VAE, load_vae
+from vae_tutorial.model import VAE
+from vae_tutorial.saving import load_vae
 from vae_tutorial.training import build_vae
 
 

@@ -4,7 +4,8 @@ import pytest
 import tensorflow as tf
 
 from vae_tutorial.losses import vae_loss
-from vae_tutorial.model import VAE, ModelFileError, load_vae
+from vae_tutorial.model import VAE
+from vae_tutorial.saving import load_vae, ModelFileError
 from vae_tutorial.training import build_vae
 
 
@@ -41,7 +42,7 @@ def test_fit_and_evaluate_report_all_metrics(images):
 @pytest.mark.parametrize("settings", [{"fast": False}, {"precision": "float32"}, {"precision": "mixed_bfloat16"}],
                          ids=["plain", "fast-float32", "fast-bfloat16"])
 def test_keras_file_round_trip_loads_the_float32_model_with_the_same_weights(settings, images, tmp_path):
-    # The contract (model.load_vae): a saved model loads as the plain float32 VAE holding exactly the saved weights.
+    # The contract (saving.load_vae): a saved model loads as the plain float32 VAE holding exactly the saved weights.
     # So a model that computed in float32 loads with identical outputs; one that computed in mixed bfloat16 loads
     # as its float32 counterpart (tests/test_fast.py bounds the difference layer by layer).
     model = build_vae(latent_dim=8, **settings)

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT, default_sigint, run_cli
 from vae_tutorial.training import runs
-from vae_tutorial.model import load_vae
+from vae_tutorial.saving import load_vae
 
 pytestmark = pytest.mark.slow
 

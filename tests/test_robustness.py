@@ -26,7 +26,7 @@ from conftest import ROOT, cli_here, default_sigint, make_messy_folder, run_cli
 from vae_tutorial import data, training
 from vae_tutorial.data import folders
 from vae_tutorial.training import runs
-from vae_tutorial.model import ModelFileError, load_vae
+from vae_tutorial.saving import load_vae, ModelFileError
 
 EPOCHS = 3
 PROGRESS_BAR = re.compile(r"^Reading images: +\d+%\|")

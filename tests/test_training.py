@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from vae_tutorial.data import find_images, make_pipeline
-from vae_tutorial.model import load_vae
+from vae_tutorial.saving import load_vae
 from vae_tutorial.prior import fixed_latents
 from vae_tutorial.training import build_vae, epochs_from_env, resume_epoch, train
 
@@ -52,7 +52,7 @@ def test_train_writes_every_output_and_resumes(shapes_folder, tmp_path):
     assert json.loads((out / "metrics.json").read_text())["collapsed_epochs"] == []  # tiny run, 8 dims in use
     assert not (out / "backup").exists() and resume_epoch(out) == 0  # removed after a finished run
     for saved, trained in zip(load_vae(out / "model.keras").get_weights(), model.get_weights(), strict=True):
-        np.testing.assert_array_equal(saved, trained)  # the last epoch's weights (model.load_vae: float32 model)
+        np.testing.assert_array_equal(saved, trained)  # the last epoch's weights (saving.load_vae: float32 model)
     assert not [p for p in os.listdir(out) if p.startswith(".")]  # no temporary files left
     assert list((out / "logs" / "train").glob("events.out.tfevents.*"))  # TensorBoard's
     assert list((out / "logs" / "validation").glob("events.out.tfevents.*"))

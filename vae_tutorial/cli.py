@@ -218,7 +218,7 @@ def cmd_evaluate(args) -> int:
             raise UsageError(f"--json {args.json} is a folder; give the name of the JSON file to write")
         runs.check_writable(args.json.parent)
     from vae_tutorial.commands.evaluate import evaluate_held_out, held_out_images, two_sample_tests
-    from vae_tutorial.model import load_vae
+    from vae_tutorial.saving import load_vae
 
     model = load_vae(args.model)
     paths, which, group_of = held_out_images(args.model, args.data, model.image_size, args.n, args.seed, log=say)
@@ -282,7 +282,7 @@ def _raise_interrupt(signum, frame):
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from vae_tutorial.data.images import DataError
-    from vae_tutorial.model import ModelFileError
+    from vae_tutorial.saving import ModelFileError
     from vae_tutorial.training.runs import RunFolderError
 
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)

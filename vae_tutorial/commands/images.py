@@ -15,7 +15,7 @@ from vae_tutorial.data.sources import resolve_data
 from vae_tutorial.evaluation.codes import reconstruct
 from vae_tutorial.generation.images import generate
 from vae_tutorial.generation.run_mixture import run_mixture, saved_mixture
-from vae_tutorial.model import load_vae
+from vae_tutorial.saving import load_vae
 from vae_tutorial.plots.images import GENERATED_TITLE, MIXTURE_TITLE, plot_generated, plot_reconstructions
 from vae_tutorial.training import runs
 

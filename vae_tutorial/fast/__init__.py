@@ -3,7 +3,7 @@
 ``vae_tutorial.training.build_vae()`` uses them by default where they help, and
 ``build_vae(fast=False)`` gives the plain model of the notebooks. A model built either way has
 the same layers, layer names and weights, so a model saved either way loads either way, as the plain
-float32 model (see :func:`vae_tutorial.model.load_vae`).
+float32 model (see :func:`vae_tutorial.saving.load_vae`).
 
 - :mod:`~vae_tutorial.fast.precision`: mixed bfloat16 on CPUs with bfloat16 units;
 - :mod:`~vae_tutorial.fast.subpixel`: transposed convolutions computed as convolutions (in bfloat16);

@@ -21,6 +21,7 @@ import keras
 from vae_tutorial import cli
 from vae_tutorial.data import folders
 from vae_tutorial.training import runs, trainer
+from vae_tutorial.training import callbacks as callback_module
 from vae_tutorial.model import VAE
 
 point, count, signame = sys.argv[1].split(":")
@@ -60,5 +61,6 @@ folders._read_image = after(folders._read_image, "image")
 callbacks = trainer.training_callbacks  # what train calls
 trainer.training_callbacks = lambda *args, **kwargs: [BatchPoint(), *callbacks(*args, **kwargs)]
 runs.replace_atomically = replace_atomically
+callback_module.replace_atomically = replace_atomically  # AtomicCheckpoint's
 VAE.save_weights = after(VAE.save_weights, "backup")
 sys.exit(cli.main(sys.argv[2:]))

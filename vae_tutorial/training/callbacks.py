@@ -3,9 +3,11 @@
 - :class:`StopOnDivergence` stops a diverging run at the first NaN or infinite loss;
 - :class:`SampleGrid` draws the images decoded from a fixed set of z after every epoch;
 - :class:`Throughput` adds the epoch's training images per second to the logs;
-- :class:`CollapseWatch` says in one line when the posterior collapses (KL near 0, no active dimension).
+- :class:`CollapseWatch` says in one line when the posterior collapses (KL near 0, no active dimension);
+- :class:`AtomicCheckpoint` saves ``model.keras`` after every epoch, never half-written.
 
-The run folder's own callbacks (the atomic checkpoint, the backup) are in :mod:`vae_tutorial.training.runs`.
+The run folder itself (atomic writes, the backup Keras' ``BackupAndRestore`` keeps, resuming) is
+:mod:`vae_tutorial.training.runs`.
 """
 
 from __future__ import annotations
@@ -131,3 +133,19 @@ class CollapseWatch(keras.callbacks.Callback):
         if self._pending:
             print(self._pending, flush=True)
             self._pending = None
+
+
+class AtomicCheckpoint(keras.callbacks.Callback):
+    """After each epoch, ``model.save(path)`` through a temporary file and a rename.
+
+    Keras' ``ModelCheckpoint`` writes in place, so a kill during the write would leave a
+    half-written ``model.keras``. An epoch whose loss is NaN or infinite is not saved.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if np.isfinite((logs or {}).get("loss", 0.0)):
+            replace_atomically(self.model.save, self.path)

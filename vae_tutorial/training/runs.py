@@ -18,8 +18,6 @@ import os
 import shutil
 from pathlib import Path
 
-import keras
-import numpy as np
 
 from vae_tutorial.config import UsageError
 
@@ -59,22 +57,6 @@ def remove_temporary_files(out_dir) -> list[Path]:
     for path in found:
         path.unlink()
     return found
-
-
-class AtomicCheckpoint(keras.callbacks.Callback):
-    """After each epoch, ``model.save(path)`` through a temporary file and a rename.
-
-    Keras' ``ModelCheckpoint`` writes in place, so a kill during the write would leave a
-    half-written ``model.keras``. An epoch whose loss is NaN or infinite is not saved.
-    """
-
-    def __init__(self, path):
-        super().__init__()
-        self.path = Path(path)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if np.isfinite((logs or {}).get("loss", 0.0)):
-            replace_atomically(self.model.save, self.path)
 
 
 def _epoch(metadata: Path) -> int | None:

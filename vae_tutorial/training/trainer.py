@@ -9,7 +9,7 @@
   the logs, and one line when the posterior collapses (and one when it no longer is);
 - ``keras.callbacks.CSVLogger``: each epoch's losses appended to ``history.csv``;
 - ``keras.callbacks.TensorBoard``: the same losses under ``logs/`` for ``tensorboard --logdir runs``;
-- :class:`~vae_tutorial.training.runs.AtomicCheckpoint`: ``model.keras``, written atomically;
+- :class:`~vae_tutorial.training.callbacks.AtomicCheckpoint`: ``model.keras``, written atomically;
 - ``keras.callbacks.BackupAndRestore``: the training state in ``backup/``, so that running the
   same command again resumes an interrupted run. It runs last: once it has saved, every other
   output of that epoch is complete.
@@ -31,9 +31,8 @@ import tensorflow as tf
 from vae_tutorial import config
 from vae_tutorial.prior import fixed_latents
 from vae_tutorial.training.distribute import make_strategy, vae_class
-from vae_tutorial.training.callbacks import CollapseWatch, SampleGrid, StopOnDivergence, Throughput
+from vae_tutorial.training.callbacks import AtomicCheckpoint, CollapseWatch, SampleGrid, StopOnDivergence, Throughput
 from vae_tutorial.training.runs import (
-    AtomicCheckpoint,
     remove_temporary_files,
     repair_backup,
     replace_atomically,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Execute the seven notebooks in place, writing the outputs that are committed with them.
-#   bash scripts/run_notebooks.sh          each notebook's own number of epochs: its epochs_from_env(N), the course
-#                                          settings (20 in notebooks 4 to 6; notebook 7 says its own) (committed outputs)
+#   bash scripts/run_notebooks.sh          each notebook's own number of epochs, its epochs_from_env(N): the course
+#                                          settings, which the committed outputs come from
 #   VAE_TUTORIAL_EPOCHS=2 bash scripts/run_notebooks.sh   a quick run
 #   bash scripts/run_notebooks.sh notebooks/04_vae_model_and_loss.ipynb   only the notebooks named
 # Notebook 6 loads runs/emoji/model.keras when it exists (the quick start writes it) and otherwise

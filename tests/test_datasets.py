@@ -20,6 +20,40 @@ def test_shapes_are_deterministic_and_carry_factors(tmp_path):
     assert len(find_images(a, progress=False).paths) == 12
 
 
+def test_the_default_shapes_are_unchanged():
+    """The README's measurements use make_shapes' default set: its first factors are pinned here."""
+    rows = shapes.shape_factors(3, seed=0)
+    assert [(r["shape"], r["scale"], r["rotation"], r["x"], r["y"], r["hue"]) for r in rows] == [
+        ("square", 0.2347, 5.95, 0.6663, 0.719, 0.2698),
+        ("circle", 0.2292, 195.7, 0.7356, 0.6711, 0.7295),
+        ("triangle", 0.1205, 262.68, 0.2538, 0.7757, 0.8574)]
+
+
+def test_identifiable_shapes_have_identifiable_factors():
+    rows = shapes.shape_factors(4000, seed=0, identifiable=True)
+    by_shape = {name: [r for r in rows if r["shape"] == name] for name in shapes.SHAPES}
+    assert all(len(group) > 800 for group in by_shape.values())
+    assert all(r["rotation"] == 0 for r in by_shape["circle"])  # a circle's rotation cannot be seen: none
+    for name, period in (("square", 90), ("triangle", 120), ("star", 72)):  # within one symmetry period
+        rotations = np.array([r["rotation"] for r in by_shape[name]])
+        assert rotations.min() >= 0 and rotations.max() <= period and rotations.max() > 0.95 * period
+    scale, x, y = (np.array([r[k] for r in rows]) for k in ("scale", "x", "y"))
+    low, high = shapes.IDENTIFIABLE_SCALE
+    assert scale.min() >= low and scale.max() <= high
+    assert x.min() >= high and x.max() <= 1 - high and y.min() >= high and y.max() <= 1 - high  # inside the image
+    assert abs(np.corrcoef(scale, x)[0, 1]) < 0.05 and abs(np.corrcoef(scale, np.abs(x - 0.5))[0, 1]) < 0.05
+
+
+def test_identifiable_shapes_are_a_folder_of_their_own(tmp_path):
+    plain = shapes.make_shapes(tmp_path, n=6, seed=0, image_size=16)
+    plain_rows = shapes.read_shape_factors(plain)
+    identifiable = shapes.make_shapes(tmp_path, n=6, seed=0, image_size=16, identifiable=True)  # not reused
+    rows = shapes.read_shape_factors(identifiable)
+    assert rows != plain_rows and all(r["shape"] != "circle" or float(r["rotation"]) == 0 for r in rows)
+    assert (tmp_path / "SHAPES").read_text() == "n=6 seed=0 image_size=16\nidentifiable\n"
+    assert shapes.make_shapes(tmp_path, n=6, seed=0, image_size=16, identifiable=True) == identifiable
+
+
 def test_shape_is_drawn_where_its_factors_say():
     img = np.asarray(shapes.draw_shape("square", 0.1, 0, 0.25, 0.75, (255, 0, 0)), np.float32) / 255
     assert img[48, 16, 1] < 0.1  # centre (x=0.25, y=0.75) is red

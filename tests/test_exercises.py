@@ -744,7 +744,23 @@ VARIANCE_MISTAKES = {
 @pytest.mark.parametrize("mistake", VARIANCE_MISTAKES)
 def test_check_decoder_variance_rejects(mistake):
     fn, word = VARIANCE_MISTAKES[mistake]
-    rejects("check_decoder_variance", fn, word)
+    error = rejects("check_decoder_variance", fn, word)
+    assert error.hint and "mean squared error" not in str(error)  # a hint on request; the answer in neither
+
+
+@pytest.mark.parametrize("checker, fn", [("check_decoder_variance", VARIANCE_MISTAKES["a sum"][0])])
+def test_notebook_7_hints_are_shown_on_request(checker, fn):
+    with pytest.raises(AssertionError) as plain:
+        getattr(exercises, checker)(fn)
+    with pytest.raises(AssertionError) as hinted:
+        getattr(exercises, checker)(fn, hint=True)
+    assert "hint=True" in str(plain.value) and "Hint: " not in str(plain.value)
+    assert "Hint: " in str(hinted.value) and plain.value.hint in str(hinted.value)
+
+
+def test_a_wrong_variance_that_is_no_known_mistake_does_not_give_the_answer():
+    error = rejects("check_decoder_variance", lambda x, x_hat: ops.mean(ops.square(x - x_hat)) + 1.0, "σ²")
+    assert "mean squared error" not in str(error) and "derivative" in error.hint
 
 
 def _nll(variance=lambda s: s**2, half=0.5, log_term=math.log, constant=True, reduce=ops.sum, sign=1):
@@ -771,7 +787,13 @@ NLL_MISTAKES = {
 @pytest.mark.parametrize("mistake", NLL_MISTAKES)
 def test_check_gaussian_nll_rejects(mistake):
     fn, word = NLL_MISTAKES[mistake]
-    rejects("check_gaussian_nll", fn, word)
+    error = rejects("check_gaussian_nll", fn, word)
+    assert error.hint  # every mistake has a hint, shown with check_gaussian_nll(fn, hint=True)
+
+
+def test_a_wrong_nll_that_is_no_known_mistake_does_not_give_the_answer():
+    error = rejects("check_gaussian_nll", lambda x, x_hat, sigma: _nll()(x, x_hat, sigma) + 1.0, "NLL per image")
+    assert "log 2π" not in str(error) and error.hint
 
 
 def test_the_nll_solution_with_half_a_variance_is_the_reconstruction_loss_plus_a_constant():

@@ -58,23 +58,6 @@ def read_history(path) -> dict[str, np.ndarray]:
     return {key: np.array([float(row[key]) for row in rows]) for key in rows[0]}
 
 
-TMP_MARK = ".tmp"  # temporary files are ".<name>.tmp<suffix>" next to their target
-
-
-BACKUP_WEIGHTS, BACKUP_METADATA = "latest.weights.h5", "training_metadata.json"  # Keras' names in backup/
-
-
-OUTPUTS = ("config.json", "model.keras", "history.csv", "samples.png", "samples_prior.png", "reconstructions.png",
-           "skipped.txt", "metrics.json", "mixture.npz", "backup", "epochs", "logs", "shapes")
-
-
-CONFIG_KEYS = ("data", "shapes", "latent_dim", "batch_size", "learning_rate", "validation_split", "seed",
-               "image_size", "decoder_variance", "beta")
-
-
-CONFIG_DEFAULTS = {"decoder_variance": "fixed", "beta": 1.0}  # what a config.json written before the key means
-
-
 def plot_history(path):
     """Learning curves from ``history.csv``: reconstruction loss and KL, training and validation."""
     from matplotlib.ticker import MaxNLocator

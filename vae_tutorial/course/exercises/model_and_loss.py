@@ -81,13 +81,14 @@ def check_kl_divergence(fn):
         return
     got, expected = _numpy(kl_tensor), _numpy(kl_divergence(mu, log_var))
     if got.shape == () and np.isclose(got, expected.mean(), rtol=1e-3):
-        raise AssertionError("one number for the whole batch (its mean): return one KL per image, shape (batch,)")
+        raise Mistake("one number for the whole batch; the contract says one KL per image, shape (batch,)",
+                      "do not average over the batch here: vae_loss takes the batch mean")
     if got.shape == tuple(mu.shape):
-        raise AssertionError(f"one value per latent dimension, shape {got.shape}: sum over them (axis=-1), "
-                             "one KL per image")
+        raise Mistake(f"one value per latent dimension, shape {got.shape}; the contract says one KL per image",
+                      "the KL of independent dimensions is the sum of theirs: sum over axis=-1")
     if got.shape != expected.shape:
-        raise AssertionError(f"shape {got.shape} for mu of shape {tuple(mu.shape)}: expected {expected.shape}, "
-                             "one KL per image (sum over axis=-1 only)")
+        raise Mistake(f"shape {got.shape} for mu of shape {tuple(mu.shape)}; the contract says {expected.shape}, "
+                      "one KL per image", "sum over the latent dimensions only, axis=-1")
     if not _same(got, expected):
         raise _which_mistake(got, _kl_mistakes(mu, log_var)) or Mistake(
             f"KL per image is {_fmt(got)}, expected {_fmt(expected)}",
@@ -141,11 +142,12 @@ def check_reconstruction_loss(fn):
     if hint:
         raise AssertionError(hint)
     if got.shape == tuple(x.shape[:3]):
-        raise AssertionError(f"shape {got.shape}: that takes the mean over the channels only (as "
-                             "keras.losses.mean_squared_error does); sum over height, width and channels")
+        raise Mistake(f"shape {got.shape}: a mean over the channels only (as keras.losses.mean_squared_error "
+                      "takes); the contract says one number per image",
+                      "sum over height, width and channels, axis=(1, 2, 3)")
     if got.shape != expected.shape:
-        raise AssertionError(f"shape {got.shape} for images of shape {tuple(x.shape)}: expected {expected.shape}, "
-                             "one sum per image, axis=(1, 2, 3)")
+        raise Mistake(f"shape {got.shape} for images of shape {tuple(x.shape)}; the contract says {expected.shape}, "
+                      "one number per image", "sum over height, width and channels, axis=(1, 2, 3)")
     if not _same(got, expected):
         raise _which_mistake(got, _reconstruction_mistakes(x, x_hat)) or Mistake(
             f"the loss per image is {_fmt(got)}, expected {_fmt(expected)}",

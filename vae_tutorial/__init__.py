@@ -1,10 +1,10 @@
 """vae-tutorial: a Variational Autoencoder in TensorFlow and Keras 3, taught step by step.
 
-Modules, in the order data flows through them: ``data``, ``datasets`` → ``encoder``, ``sampling``,
-``decoder``, ``losses``, ``model`` (the teaching core) → ``training`` (with ``callbacks``, ``runs``,
-``loss_scale`` and the speed-ups in ``fast``) → ``generation``, ``analysis``, ``evaluation`` →
-``widgets``, ``cli``. For the notebooks: ``source`` shows the package's code, ``exercises`` checks
-the students' code, and ``grading`` (with ``verdicts``) grades their notebooks for ``vae-tutorial grade``.
+Modules and subpackages, in the order data flows through them (each imports only from those before it):
+``config`` → ``data`` → the teaching core (``encoder``, ``sampling``, ``decoder``, ``losses``, ``model``)
+with ``prior`` and ``saving`` → ``fast`` (speed-ups) → ``evaluation`` → ``plots`` → ``training`` →
+``generation`` → ``commands`` → ``course`` (the notebooks' checkers, grading, ``show`` and the explorer)
+and ``cli``. ``tests/test_architecture.py`` checks the order.
 
 Importing the package does not import TensorFlow, so the command line starts at once. It arranges
 that when Keras is imported, by you or by the package, TensorFlow's start-up log lines are filtered

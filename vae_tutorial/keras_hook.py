@@ -8,8 +8,10 @@ been imported. Importing those modules from the package's ``__init__`` would imp
 - Keras (and TensorFlow with it) is imported, and TensorFlow lists its devices, with TensorFlow's
   start-up lines filtered from stderr (:func:`vae_tutorial.quiet.quiet_stderr`);
 - once Keras is loaded and no module of this package is half-way through its own import,
-  ``vae_tutorial.model`` and ``vae_tutorial.fast`` are imported, which register the classes a
-  saved model names (``VAE``, ``Sampling``, ``FusedAdam``, ...).
+  ``vae_tutorial.model``, ``vae_tutorial.fast`` and ``vae_tutorial.training.distribute`` are
+  imported, which register the classes a saved model names (``VAE``, ``Sampling``, ``FusedAdam``,
+  ``DistributedVAE``, ...). This is the one import against the layers' order, by name and on purpose:
+  a class must be registered before a saved model that names it can load.
 """
 
 import importlib.abc

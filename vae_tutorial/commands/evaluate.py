@@ -10,7 +10,7 @@ from vae_tutorial import config
 from vae_tutorial.config import UsageError
 from vae_tutorial.data.folders import find_images
 from vae_tutorial.data.pipeline import make_pipeline, split_paths
-from vae_tutorial.data.sources import data_key, resolve_data
+from vae_tutorial.data.sources import SHAPES_DIR, data_key, resolve_data
 from vae_tutorial.evaluation.bounds import decoder_log_variance, evaluate
 from vae_tutorial.evaluation.two_sample import classifier_two_sample_test
 from vae_tutorial.generation.images import generate
@@ -36,7 +36,7 @@ def held_out_images(model_path: Path, data: str, image_size: int, n: int | None 
     split = settings.get("validation_split", config.VALIDATION_SPLIT)
     run_seed = settings.get("seed", config.SEED)
     trained_on_data = settings.get("data", data_key(data)) == data_key(data)
-    shapes_dir = model_path.parent if settings.get("data") == "shapes" else Path("runs") / "shapes-data"
+    shapes_dir = model_path.parent if settings.get("data") == "shapes" else SHAPES_DIR
     folder_path, group_of, name = resolve_data(data, shapes_dir, run_seed, settings.get("shapes") or config.SHAPES,
                                                log=log)
     paths = find_images(folder_path, image_size=image_size).paths

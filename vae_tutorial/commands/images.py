@@ -11,7 +11,7 @@ from vae_tutorial import config
 from vae_tutorial.config import UsageError
 from vae_tutorial.data.folders import find_images
 from vae_tutorial.data.pipeline import read_images
-from vae_tutorial.data.sources import resolve_data
+from vae_tutorial.data.sources import SHAPES_DIR, resolve_data
 from vae_tutorial.evaluation.codes import reconstruct
 from vae_tutorial.generation.images import generate
 from vae_tutorial.generation.run_mixture import run_mixture, saved_mixture
@@ -19,7 +19,6 @@ from vae_tutorial.saving import load_vae
 from vae_tutorial.plots.images import GENERATED_TITLE, MIXTURE_TITLE, plot_generated, plot_reconstructions
 from vae_tutorial.training import runs
 
-SHAPES_DIR = Path("runs") / "shapes-data"  # where --data shapes is drawn for a model of no run's shapes
 
 
 def check_png_target(path: Path) -> None:

@@ -8,7 +8,7 @@ Four panels, each a picture (``ipywidgets.Image``, PNG bytes) with a label that 
 it shows:
 
 1. **Generation from chosen z**: one slider per principal direction of the data set's codes
-   (``latent_directions``); slider ``i`` at ``s_i`` decodes z = mean code + Σ s_i · sd_i · v_i,
+   (``vae_tutorial.generation.directions``); slider ``i`` at ``s_i`` decodes z = mean code + Σ s_i · sd_i · v_i,
    so every slider at 0 is the mean code and ±3 is three standard deviations of the data.
 2. **Generation at a temperature**: eight images decoded from z ~ N(0, T² I), T on a slider.
 3. **Interpolation**: pick image A and image B of the data set; the decoded point a fraction
@@ -97,7 +97,7 @@ class LatentExplorer(widgets.VBox):
 
     Args:
         model: a trained ``VAE``.
-        directions: the ``LatentDirections`` of the data set's codes (``latent_directions``), one slider each.
+        directions: the ``LatentDirections`` of the data set's codes (``vae_tutorial.generation.directions``), one slider each.
         images: data-set images (N, H, W, 3) in [0, 1], N ≥ 2, to pick image A and image B from.
         limit: the latent sliders run from ``-limit`` to ``limit`` standard deviations (default 3).
         index_a, index_b: the images first shown as A and B (default 0 and 1).
@@ -218,7 +218,7 @@ class LatentExplorer(widgets.VBox):
 
     def slider_effects(self) -> np.ndarray:
         """For each slider, the mean absolute change of the decoded picture between its two ends
-        (``latent_directions.slider_effects``): shape (n,), in [0, 1]."""
+        (``vae_tutorial.generation.directions.slider_effects``): shape (n,), in [0, 1]."""
         return slider_effects(self.decoder, self.directions, self.limit)
 
     def update_latent(self, change=None):

@@ -4,7 +4,8 @@
 - :mod:`.folders`: a messy folder to its usable images, with the reason for each file skipped;
 - :mod:`.cache`: the decoded images kept in memory or on disk for later runs;
 - :mod:`.pipeline`: the split and the ``tf.data`` pipeline, and :func:`load_dataset`;
-- :mod:`.emoji` and :mod:`.shapes`: the built-in data sets.
+- :mod:`.emoji` and :mod:`.shapes`: the built-in data sets;
+- :mod:`.sources`: a data set by name (emoji, shapes or a folder), as the command line takes it.
 """
 
 from vae_tutorial.data.cache import (FORMAT, CACHE_DIR_ENV, DEFAULT_MEMORY_BUDGET, Decoded, CacheError,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from vae_tutorial import config
 
+SHAPES_DIR = Path("runs") / "shapes-data"  # where --data shapes is drawn for a model of no run's shapes
+
 
 def data_key(name: str) -> str:
     """What a run's ``config.json`` records as its data: the name of a built-in set, else the folder's absolute path."""

@@ -7,7 +7,7 @@ float32 model (see :func:`vae_tutorial.saving.load_vae`).
 
 - :mod:`~vae_tutorial.fast.precision`: mixed bfloat16 on CPUs with bfloat16 units;
 - :mod:`~vae_tutorial.fast.subpixel`: transposed convolutions computed as convolutions (in bfloat16);
-- :mod:`~vae_tutorial.fast.adam`: Adam's update in one fused kernel;
+- :mod:`~vae_tutorial.fast.adam`: Adam's update in one fused kernel.
 
 ``docs/speed-ups.md`` explains each; ``benchmarks/run.py`` measures them.
 """

@@ -10,7 +10,7 @@ deviation ``sd_i`` of the codes along each. A point in *slider units* ``s`` is t
     z = m + Σ_i s_i · sd_i · v_i,
 
 so ``s_i = ±3`` is three standard deviations of the data along direction ``i``. The
-explorer (``widgets``) and the traversal figure of notebook 6 both use these directions.
+explorer (``vae_tutorial.course.widgets``) and the traversal figure of notebook 6 both use these directions.
 """
 
 from __future__ import annotations

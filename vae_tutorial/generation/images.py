@@ -1,12 +1,10 @@
-"""Using a trained VAE: generation, reconstruction and interpolation.
+"""New images from a trained VAE: :func:`generate` and :func:`interpolate`.
 
-Generation and reconstruction are different things, and every figure says which:
-
-- **generation** decodes samples z ~ N(0, I) from the *prior*: new images that no input
-  produced; or samples of a Gaussian mixture fitted to the codes of the training images
-  (:mod:`vae_tutorial.generation.mixture`), which stay where the decoder was trained;
-- **reconstruction** encodes an existing image and decodes its code: a copy through the
-  bottleneck. We decode the posterior mean ``mu`` so the result is deterministic.
+**Generation** decodes samples z ~ N(0, I) from the *prior*: new images that no input produced; or
+samples of a Gaussian mixture fitted to the codes of the training images
+(:mod:`vae_tutorial.generation.mixture`), which stay where the decoder was trained. It is not
+reconstruction, which decodes the code of an existing image (:func:`vae_tutorial.evaluation.reconstruct`);
+every figure says which it shows (:mod:`vae_tutorial.plots.images`).
 """
 
 from __future__ import annotations
